@@ -57,7 +57,7 @@ def _center_vars(facts: Dict[str, Any]) -> Dict[str, str]:
         "founded": c["founded"],
         "founding_partners": join(c["founding_partners"]),
         "location": c["location"],
-        "roles": join(c["roles"]),
+        "role": c["role"],
         "events": join(c["events"]),
     }
 

@@ -50,7 +50,7 @@ SCHEMA: Dict[str, Any] = {
             founded={"type": ["string", "integer"]},
             founding_partners=_TEXTS,
             location=_TEXT,
-            roles=_TEXTS,
+            role=_TEXT,
             events=_TEXTS,
         ),
         visiting_professors=_section(

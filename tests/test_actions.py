@@ -80,8 +80,7 @@ async def test_partners_named_on_the_page(agent) -> None:
     assert vilnius == (
         "Yes. The Medical Division of University of Vilnius is one of the signatories of the 2003 agreement between "
         "Medical University of Bialystok, Medical University of Grodno and Medical Division of University of Vilnius "
-        "that formed the Euroregional Medical Center for Research and Education, which educates and trains doctors "
-        "and students of all three universities."
+        "that formed the Euroregional Medical Center for Research and Education."
     )
     [belarus] = await ask(agent, "any cooperation with Belarus?")
     assert belarus.startswith("Yes. The Medical University of Grodno is one of the signatories of the 2003 agreement")
@@ -109,8 +108,8 @@ async def test_euroregional_center_and_followups(agent) -> None:
         "The Euroregional Medical Center for Research and Education was formed in 2003 as a result of an agreement "
         "between Medical University of Bialystok, Medical University of Grodno and Medical Division of University of "
         "Vilnius. It is located at the Medical University of Bialystok. It serves as a coordinator and a source of "
-        "information crucial for exchanging experience and cooperating in the field of medical sciences and educates "
-        "and trains doctors and students in all three associated medical universities. Under its patronage, two summer "
+        "information crucial for exchanging experience and cooperating in the field of medical sciences, and also for "
+        "educating and training doctors and students in all three associated medical universities. Under its patronage, two summer "
         "universities and several international conferences on the latest medical science achievements have been organised."
     )
     assert await ask(agent, "when was it founded?", topic="euroregional_center") == [

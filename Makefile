@@ -1,0 +1,40 @@
+# `make run` and `make test` set up everything they need: the venv, the spaCy pipeline, the model.
+SHELL := /bin/bash
+PY310 := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do $$p -c '' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SPACY := build/spacy_en_umb/meta.json
+MODEL := models/current.tar.gz
+# Everything the model is trained from (the facts are read at run time, not trained on).
+TRAINING_DATA := config.yml domain.yml $(shell find data -name '*.yml' ! -name facts.yml)
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup run test train
+
+$(INSTALLED): pyproject.toml requirements.lock
+	@test -n "$(PY310)" || { echo "Python 3.10 is needed (Rasa 3.6 does not run on 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PY310) -m venv $(VENV)
+	$(BIN)/pip install -q -c requirements.lock -e ".[test]"
+	touch $@
+
+$(SPACY): $(INSTALLED) scripts/build_spacy.py
+	$(BIN)/python scripts/build_spacy.py
+
+$(MODEL): $(INSTALLED) $(SPACY) $(TRAINING_DATA)
+	$(BIN)/rasa train --fixed-model-name current --out models
+
+setup: $(MODEL)
+
+train: setup
+
+run: setup
+	$(BIN)/python scripts/serve.py
+
+test: setup
+	$(BIN)/rasa data validate
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
+	$(BIN)/python -m pytest

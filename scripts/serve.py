@@ -1,0 +1,92 @@
+"""Run the assistant: the action server and the Rasa server together, in the foreground.
+
+Settings come from the environment, loaded from `.env` (see .env.example). Ctrl-C (or SIGTERM)
+stops both; if either server dies, the other is stopped too and the exit code says so.
+"""
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List
+
+from dotenv import load_dotenv
+
+logger = logging.getLogger("serve")
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = {
+    "RASA_PORT": "5005",
+    "ACTION_PORT": "5055",
+    "RASA_MODEL": "models/current.tar.gz",
+    "RASA_ENDPOINTS": "endpoints.yml",
+    "RASA_CREDENTIALS": "credentials.yml",
+    "TRACKER_DB": "build/tracker.db",
+    "CORS_ORIGINS": "http://localhost:5005 http://127.0.0.1:5005",
+}
+
+
+def load_settings() -> None:
+    """`.env` first, then the defaults for whatever is still unset."""
+    load_dotenv(ROOT / ".env")
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{os.environ['ACTION_PORT']}/webhook")
+
+
+def commands() -> List[List[str]]:
+    rasa = str(Path(sys.executable).with_name("rasa"))
+    env = os.environ
+    return [
+        [rasa, "run", "actions", "--actions", "actions", "--port", env["ACTION_PORT"]],
+        [
+            rasa, "run",
+            "--model", env["RASA_MODEL"],
+            "--endpoints", env["RASA_ENDPOINTS"],
+            "--credentials", env["RASA_CREDENTIALS"],
+            "--interface", "127.0.0.1",
+            "--port", env["RASA_PORT"],
+            "--cors", *env["CORS_ORIGINS"].split(),
+        ],
+    ]
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    os.chdir(ROOT)
+    load_settings()
+    procs = [subprocess.Popen(cmd) for cmd in commands()]
+    logger.info("Action server on port %s, Rasa server on http://127.0.0.1:%s", os.environ["ACTION_PORT"], os.environ["RASA_PORT"])
+
+    stopping = []
+
+    def stop(signum: int, _frame: object) -> None:
+        logger.info("Stopping (signal %s)", signum)
+        stopping.append(signum)
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while all(p.poll() is None for p in procs):
+        time.sleep(0.5)
+    failed = [] if stopping else [p for p in procs if p.poll() is not None]
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if failed:
+        logger.error("A server stopped unexpectedly: %s (exit code %s)", " ".join(failed[0].args[:3]), failed[0].returncode)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
