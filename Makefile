@@ -36,5 +36,5 @@ run: setup
 
 test: setup
 	$(BIN)/rasa data validate
-	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
+	$(BIN)/rasa test core --model $(MODEL) --endpoints tests/endpoints.yml --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
 	$(BIN)/python -m pytest
