@@ -14,6 +14,8 @@ from typing import List
 
 from dotenv import load_dotenv
 
+from channels.settings import write_active_credentials
+
 logger = logging.getLogger("serve")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,8 +31,8 @@ DEFAULTS = {
 
 
 def load_settings() -> None:
-    """`.env` first, then the defaults for whatever is still unset."""
-    load_dotenv(ROOT / ".env")
+    """`.env` (or the file ENV_FILE names) first, then the defaults for whatever is still unset."""
+    load_dotenv(os.environ.get("ENV_FILE") or ROOT / ".env")
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{os.environ['ACTION_PORT']}/webhook")
@@ -57,6 +59,10 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.chdir(ROOT)
     load_settings()
+    # only the messaging apps whose secrets are set (channels/settings.py); one file per port
+    os.environ["RASA_CREDENTIALS"] = str(write_active_credentials(
+        Path(os.environ["RASA_CREDENTIALS"]), ROOT / "build" / f"credentials.{os.environ['RASA_PORT']}.yml", os.environ
+    ))
     procs = [subprocess.Popen(cmd) for cmd in commands()]
     logger.info("Action server on port %s, Rasa server on http://127.0.0.1:%s", os.environ["ACTION_PORT"], os.environ["RASA_PORT"])
 
