@@ -38,3 +38,18 @@ test: setup
 	$(BIN)/rasa data validate
 	$(BIN)/rasa test core --model $(MODEL) --endpoints tests/endpoints.yml --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
 	$(BIN)/python -m pytest
+
+# Web chat widget (README, "Web chat widget"): socket.io-client from npm, copied beside the widget,
+# and Debian's chromium for its browser tests (Playwright downloads no browser).
+WIDGET_IO := web/vendor/socket.io.min.js
+CHROMIUM := /usr/bin/chromium
+
+$(WIDGET_IO): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(@D) && cp node_modules/socket.io-client/dist/socket.io.min.js $@
+
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+setup: $(WIDGET_IO)
+test: $(CHROMIUM)

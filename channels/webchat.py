@@ -1,0 +1,118 @@
+"""The website's chat: Rasa's socket.io channel, plus the page, the widget and its history.
+
+Two channels, both listed in credentials.yml:
+
+- `SocketIOChannel` is Rasa's socket.io channel with one fix: with python-socketio 5.10+,
+  `enter_room` is a coroutine that Rasa 3.6 does not await, so with `session_persistence` the
+  browser never joined its session's room and received no answer (RasaHQ/rasa#13027). It also
+  only accepts session ids that look like the ones it hands out, so a browser cannot take over
+  the conversation of a REST or messaging-app user by naming their sender id.
+- `WebChatPage` serves `web/` (the demo page, the widget and the vendored socket.io client) from
+  the Rasa server itself, so page and socket share one origin, and the history of a session, so
+  that a reloaded page shows the conversation so far.
+"""
+import logging
+import re
+import uuid
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# What `uuid.uuid4().hex` gives: the only session ids handed out, and the only ones accepted.
+SESSION_ID = re.compile(r"[0-9a-f]{32}")
+HISTORY_LIMIT = 200
+
+
+def valid_session_id(session_id: Any) -> bool:
+    return isinstance(session_id, str) and SESSION_ID.fullmatch(session_id) is not None
+
+
+class SocketIOChannel(SocketIOInput):
+    """Rasa's socket.io channel, with the browser really joining its session's room."""
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = super().blueprint(on_new_message)
+        sio = self.sio
+        namespace = self.namespace or "/"
+        handle_user_message = sio.handlers[namespace][self.user_message_evt]
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            session_id = (data or {}).get("session_id")
+            if not valid_session_id(session_id):
+                if session_id:
+                    logger.warning("socket.io %s asked for a malformed session id, giving it a new one", sid)
+                session_id = uuid.uuid4().hex
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id, namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Dict) -> None:
+            if self.session_persistence and not valid_session_id((data or {}).get("session_id")):
+                logger.warning("socket.io %s sent a message without a valid session id; ignored", sid)
+                return
+            await handle_user_message(sid, data)
+
+        return bp
+
+
+class WebChatPage(InputChannel):
+    """Serves web/ under /web/ and GET /web/history/<session_id>; receives no messages itself."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "webchat"
+
+    def url_prefix(self) -> Text:
+        return "/web"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("webchat_page", __name__)
+
+        @bp.route("/history/<session_id>", methods=["GET"])
+        async def history(request: Request, session_id: Text) -> HTTPResponse:
+            if not valid_session_id(session_id):
+                return response.json({"error": "malformed session id"}, status=400)
+            tracker = await request.app.ctx.agent.tracker_store.retrieve(session_id)
+            events = [e.as_dict() for e in tracker.events] if tracker else []
+            if any(e["event"] == "user" and e.get("input_channel") != SocketIOInput.name() for e in events):
+                # not a web chat conversation: never show it to a browser
+                logger.warning("History of %s refused: it is not a web chat conversation", session_id)
+                return response.json({"error": "unknown session"}, status=404)
+            return response.json({"session_id": session_id, "messages": chat_messages(events)})
+
+        @bp.route("", methods=["GET"], strict_slashes=True)
+        async def to_index(_: Request) -> HTTPResponse:
+            # the page's relative links (widget.js) need the trailing slash
+            return response.redirect(f"{self.url_prefix()}/")
+
+        bp.static("/", str(WEB_DIR / "index.html"), name="webchat_index", strict_slashes=True)
+        bp.static("", str(WEB_DIR), name="webchat_files")
+        return bp
+
+
+def chat_messages(events: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    """What the chat showed: user and bot messages, a quick reply shown by its title."""
+    titles: Dict[Text, Text] = {}
+    messages: List[Dict[Text, Any]] = []
+    for event in events:
+        if event["event"] == "bot":
+            buttons = [
+                {"title": b["title"], "payload": b["payload"]} for b in (event.get("data") or {}).get("buttons") or []
+            ]
+            titles.update((b["payload"], b["title"]) for b in buttons)
+            messages.append({"from": "bot", "text": event.get("text") or "", "buttons": buttons})
+        elif event["event"] == "user":
+            text = event.get("text") or ""
+            message_id = (event.get("metadata") or {}).get("message_id")
+            messages.append({"from": "user", "text": text, "label": titles.get(text, text), "id": message_id})
+    return messages[-HISTORY_LIMIT:]
