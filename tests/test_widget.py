@@ -1,0 +1,246 @@
+"""The website's chat widget in a real browser: Debian's chromium driven by Playwright.
+
+Both servers are started by the run script (as `make run` does); the browser opens the demo page
+they serve at /web/ and talks to the assistant through Rasa's socket.io channel.
+Screenshots of the open widget go to reports/screenshots/ (git-ignored).
+"""
+import re
+import shutil
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+import requests
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.conftest import ROOT
+from tests.servers import Assistant
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by the Makefile; Playwright downloads no browser
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = ROOT / "reports" / "screenshots"
+WAIT_MS = 30_000  # how long to wait for an answer; not a speed requirement
+
+PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
+TOPICS = ["Contact the office", "Partnerships", "Euroregional Center", "Visiting professors"]
+MARKUP = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("widget")
+    shutil.copy(ROOT / "data" / "facts.yml", path / "facts.yml")
+    return path
+
+
+@pytest.fixture(scope="module")
+def assistant(workdir: Path) -> Iterator[Assistant]:
+    a = Assistant(workdir, UMB_FACTS_FILE=str(workdir / "facts.yml")).start()
+    yield a
+    a.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `make test` installs Debian's chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh visitor (own storage, so a new chat session) on a desktop screen."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(WAIT_MS)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext, assistant: Assistant) -> Page:
+    page = context.new_page()
+    page.goto(f"{assistant.url}/web/")
+    return page
+
+
+def open_chat(page: Page) -> None:
+    """Click the launcher and wait for the bot's greeting with its quick replies."""
+    page.get_by_role("button", name="Open chat: UMB cooperation assistant").click()
+    expect(page.locator(".umb-chat__quick-reply")).to_have_text(TOPICS, timeout=WAIT_MS)
+
+
+def ask(page: Page, text: str) -> None:
+    page.get_by_label("Your message").fill(text)
+    page.get_by_label("Your message").press("Enter")
+
+
+def bot_texts(page: Page) -> List[str]:
+    return [t.removeprefix("Assistant: ") for t in page.locator(".umb-chat__msg--bot").all_text_contents()]
+
+
+def user_texts(page: Page) -> List[str]:
+    return [t.removeprefix("You: ") for t in page.locator(".umb-chat__msg--user").all_text_contents()]
+
+
+def session_id(page: Page) -> str:
+    return page.evaluate(
+        "JSON.parse(localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('umb-chat:')))).sessionId"
+    )
+
+
+def test_phone_question_at_desktop_size(page: Page) -> None:
+    open_chat(page)
+    assert bot_texts(page)[0].startswith("Hello! I'm the UMB cooperation assistant.")
+    expect(page.get_by_label("Your message")).to_be_focused()
+    ask(page, "what is your phone number?")
+    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {PHONE}")
+    assert user_texts(page) == ["what is your phone number?"]
+    # the greeting's quick replies go once the visitor has asked something
+    expect(page.locator(".umb-chat__quick-reply")).to_have_count(0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "widget-desktop.png"))
+
+
+def test_quick_reply_answer_with_line_breaks_and_links(page: Page) -> None:
+    open_chat(page)
+    page.get_by_role("button", name="Contact the office").click()
+    answer = page.locator(".umb-chat__msg--bot").nth(1)
+    expect(answer).to_contain_text("Phone: +48 85 686 51 76")
+    assert user_texts(page) == ["Contact the office"]  # its title, not the payload
+    assert answer.inner_text().splitlines()[-3:] == [
+        "Phone: +48 85 686 51 76", "Fax: +48 85 748 54 16", "E-mail: international@umb.edu.pl",
+    ]
+    assert answer.locator("br").count() == 4
+    expect(answer.get_by_role("link", name="international@umb.edu.pl")).to_have_attribute(
+        "href", "mailto:international@umb.edu.pl"
+    )
+
+
+def test_markup_typed_by_the_visitor_is_shown_as_text(page: Page) -> None:
+    dialogs: List[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_chat(page)
+    ask(page, MARKUP)
+    expect(page.locator(".umb-chat__msg--bot")).to_have_count(2)  # the bot answered it
+    assert user_texts(page) == [MARKUP]
+    assert page.locator(".umb-chat img, .umb-chat script").count() == 0
+    assert dialogs == []
+
+
+def test_markup_in_a_fact_is_shown_as_text(page: Page, workdir: Path) -> None:
+    dialogs: List[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    facts = workdir / "facts.yml"
+    original = facts.read_text()
+    office = "International Cooperation Office <script>alert(2)</script><img src=x onerror=alert(3)>"
+    try:
+        facts.write_text(original.replace("office: International Cooperation Office", f'office: "{office}"'))
+        open_chat(page)
+        ask(page, "what is your fax number?")
+        expect(page.locator(".umb-chat__msg--bot").last).to_have_text(
+            f"Assistant: The {office}'s fax number is +48 85 748 54 16."
+        )
+    finally:
+        facts.write_text(original)
+    assert page.locator(".umb-chat img, .umb-chat script").count() == 0
+    assert dialogs == []
+
+
+def test_reload_keeps_the_session_and_shows_the_history(page: Page) -> None:
+    open_chat(page)
+    page.get_by_role("button", name="Euroregional Center").click()
+    expect(page.locator(".umb-chat__msg--bot")).to_have_count(2)
+    ask(page, "what is your phone number?")
+    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {PHONE}")
+    before = session_id(page), user_texts(page), bot_texts(page)
+
+    page.reload()
+    # the chat was open, so it opens again, with the same session and the conversation so far
+    expect(page.locator(".umb-chat__msg--bot")).to_have_count(3)
+    assert (session_id(page), user_texts(page), bot_texts(page)) == before
+    assert before[1] == ["Euroregional Center", "what is your phone number?"]
+    assert re.fullmatch(r"[0-9a-f]{32}", before[0])
+    ask(page, "and the fax?")  # the conversation goes on where it was
+    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(
+        "Assistant: The International Cooperation Office's fax number is +48 85 748 54 16."
+    )
+
+
+def test_message_typed_offline_is_sent_after_reconnecting(page: Page, context: BrowserContext) -> None:
+    open_chat(page)
+    context.set_offline(True)
+    expect(page.get_by_role("status")).to_contain_text("Connection lost")
+    ask(page, "what is your phone number?")
+    pending = page.locator(".umb-chat__msg--user").last
+    expect(pending).to_contain_text("Not sent yet: it will be sent when the connection is back.")
+
+    context.set_offline(False)
+    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {PHONE}")
+    expect(page.get_by_role("status")).to_be_hidden()
+    assert user_texts(page) == ["what is your phone number?"]  # marked sent, and sent once
+    page.reload()
+    expect(page.locator(".umb-chat__msg--bot")).to_have_count(2)
+    assert user_texts(page) == ["what is your phone number?"]
+
+
+def test_phone_size_and_keyboard(browser: Browser, assistant: Assistant) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    ctx.set_default_timeout(WAIT_MS)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{assistant.url}/web/")
+        # keyboard only: Tab to the launcher (after the page's links), Enter opens
+        launcher = page.get_by_role("button", name="Open chat: UMB cooperation assistant")
+        for _ in range(10):
+            page.keyboard.press("Tab")
+            if launcher.evaluate("el => el === document.activeElement"):
+                break
+        expect(launcher).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator(".umb-chat__quick-reply")).to_have_text(TOPICS)
+        dialog = page.get_by_role("dialog", name="UMB cooperation assistant")
+        box = dialog.bounding_box()
+        assert box is not None and (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 390, 844)
+        expect(page.get_by_role("log", name="Conversation")).to_be_visible()
+        expect(page.get_by_role("button", name="Send")).to_be_visible()
+        expect(page.get_by_role("button", name="Close chat")).to_be_visible()
+
+        page.keyboard.type("what is your phone number?")  # the input has the focus
+        page.keyboard.press("Enter")
+        expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {PHONE}")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "widget-phone.png"))
+
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        expect(launcher).to_be_focused()
+        assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"  # focus visible
+    finally:
+        ctx.close()
+
+
+def test_history_is_only_given_for_web_chat_sessions(assistant: Assistant) -> None:
+    rest_sender = "0123456789abcdef0123456789abcdef"
+    assistant.texts(rest_sender, "what is your phone number?")
+    r = requests.get(f"{assistant.url}/web/history/{rest_sender}", timeout=10)
+    assert r.status_code == 404  # a REST (or messaging app) conversation is never shown to a browser
+    assert requests.get(f"{assistant.url}/web/history/me", timeout=10).status_code == 400
+    r = requests.get(f"{assistant.url}/web/history/{'f' * 32}", timeout=10)
+    assert r.json() == {"session_id": "f" * 32, "messages": []}
+
+
+def test_browser_cannot_take_over_another_senders_conversation(context: BrowserContext, assistant: Assistant) -> None:
+    assistant.texts("rest-visitor", "what is your phone number?")
+    context.add_init_script(
+        "localStorage.setItem('umb-chat:' + location.origin, JSON.stringify({sessionId: 'rest-visitor', outbox: []}))"
+    )
+    page = context.new_page()
+    page.goto(f"{assistant.url}/web/")
+    open_chat(page)  # a new conversation, greeted: not the REST visitor's
+    assert user_texts(page) == []
+    assert re.fullmatch(r"[0-9a-f]{32}", session_id(page))
