@@ -25,19 +25,33 @@ $(SPACY): $(INSTALLED) scripts/build_spacy.py
 	$(BIN)/python scripts/build_spacy.py
 
 $(MODEL): $(INSTALLED) $(SPACY) $(TRAINING_DATA)
-	$(BIN)/rasa train --fixed-model-name current --out models
+	$(BIN)/python -m staff.train  # rasa train, then says where the model is and how long it took
 
 setup: $(MODEL)
 
 train: setup
+	@echo "Model: $(MODEL), trained $$(date -r $(MODEL) '+%F %T'); retrained only when the training data changes."
 
 run: setup
 	$(BIN)/python scripts/serve.py
 
 test: setup
-	$(BIN)/rasa data validate
+	$(BIN)/python -m staff.check  # make check: rasa data validate + the project's own checks
 	$(BIN)/rasa test core --model $(MODEL) --endpoints tests/endpoints.yml --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
 	$(BIN)/python -m pytest
+
+# Staff tools (docs/STAFF.md): check the data, test the bot, list what users asked that went unanswered.
+.PHONY: check test-bot unanswered
+DAYS ?= 7
+
+check: $(INSTALLED)
+	$(BIN)/python -m staff.check
+
+test-bot: setup
+	$(BIN)/python -m staff.test_bot
+
+unanswered: $(INSTALLED)
+	$(BIN)/python -m staff.unanswered --days $(DAYS)
 
 # Web chat widget (README, "Web chat widget"): socket.io-client from npm, copied beside the widget,
 # and Debian's chromium for its browser tests (Playwright downloads no browser).

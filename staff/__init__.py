@@ -1,0 +1,18 @@
+"""Tools for the International Cooperation Office staff who keep the assistant current.
+
+`make check` (staff.check), `make train` (staff.train), `make test-bot` (staff.test_bot) and
+`make unanswered` (staff.unanswered); docs/STAFF.md explains them for non-programmers.
+"""
+import logging
+import sys
+
+
+def setup_logging() -> None:
+    """Plain messages on the terminal for the staff tools (no timestamps or module names), whatever
+    Rasa does to the root logger when it loads."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    staff = logging.getLogger("staff")
+    staff.handlers[:] = [handler]
+    staff.setLevel(logging.INFO)
+    staff.propagate = False

@@ -1,0 +1,123 @@
+"""`make test-bot`: the conversation tests and the held-out questions, with a short report for staff.
+
+Conversation tests (tests/test_stories.yml) are played through the trained model with their real
+user messages (NLU included, like `rasa test --e2e`); the held-out questions (tests/nlu/heldout.yml)
+are questions the model was never trained on. The report (reports/test-bot.txt) lists only what
+failed: the question, what it should have been understood as, and what the assistant understood
+instead.
+
+Usage: python -m staff.test_bot [--model FILE] [--report FILE] [--stories FILE] [--heldout FILE]
+"""
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+from rasa.core.agent import Agent
+# Rasa's own story evaluation (what `rasa test core` runs); its private helpers give the failed
+# turns themselves, which the public function only writes to a file without the steps.
+from rasa.core.test import WronglyClassifiedUserUtterance, WronglyPredictedAction, _collect_story_predictions, _create_data_generator
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa.utils.log_utils import configure_structlog
+
+from staff import setup_logging
+from tests.test_nlu_heldout import MIN_ACCURACY  # one place for the pass mark
+
+logger = logging.getLogger("staff.test_bot")
+
+ROOT = Path(__file__).resolve().parent.parent
+STORIES = Path("tests/test_stories.yml")
+HELDOUT = Path("tests/nlu/heldout.yml")
+
+
+def _wrong_turns(events: List[Any]) -> List[str]:
+    """The turns where the assistant understood another intent or would answer with another action."""
+    lines: List[str] = []
+    said = "the start"
+    for event in events:
+        if isinstance(event, WronglyClassifiedUserUtterance) and event.predicted_intent != event.intent.get("name"):
+            lines.append(f'    "{event.text}": should be {event.intent.get("name")}, understood as {event.predicted_intent}')
+        elif isinstance(event, WronglyPredictedAction):
+            lines.append(f"    after {said}: should answer with {event.action_name}, would answer with {event.action_name_prediction}")
+        if event.type_name in ("user", "wrong_utterance"):
+            said = f'"{event.text}"'
+    return lines
+
+
+async def conversations(agent: Agent, stories: Path) -> Tuple[List[str], List[str]]:
+    """(one line per story, the failed turns) for the conversation tests."""
+    trackers = _create_data_generator(str(stories), agent, use_conversation_test_files=True).generate_story_trackers()
+    evaluation, _, _ = await _collect_story_predictions(trackers, agent, use_e2e=True)
+    failures: List[str] = []
+    failed = 0
+    for tracker in evaluation.failed_stories:
+        turns = _wrong_turns(tracker.events)
+        if turns:  # the test stories name no entities, so differences in entities alone do not count
+            failed += 1
+            failures += [f'  FAILED story "{tracker.sender_id}":', *turns]
+    total = len(trackers)
+    passed = total - failed
+    return [f"Conversations ({stories}): {passed} of {total} passed."], failures
+
+
+async def heldout(agent: Agent, path: Path) -> Tuple[List[str], List[str], bool]:
+    """(summary, misunderstood questions, passed) for the held-out questions."""
+    examples = load_data(str(path)).intent_examples
+    misses = []
+    for example in examples:
+        parsed = await agent.parse_message(example.get("text"))
+        got = parsed["intent"]
+        if got["name"] != example.get("intent"):
+            misses.append(f'  "{example.get("text")}": should be {example.get("intent")}, '
+                          f"understood as {got['name']} (confidence {got['confidence']:.2f})")
+    right = len(examples) - len(misses)
+    accuracy = right / len(examples) if examples else 0.0
+    summary = (f"Held-out questions ({path}): {right} of {len(examples)} understood ({accuracy:.1%}; "
+               f"at least {MIN_ACCURACY:.0%} needed).")
+    return [summary], misses, accuracy >= MIN_ACCURACY
+
+
+async def run(model: Path, report: Path, stories: Path = STORIES, questions: Path = HELDOUT) -> bool:
+    agent = Agent.load(str(model))
+    story_summary, story_failures = await conversations(agent, stories)
+    nlu_summary, nlu_misses, nlu_ok = await heldout(agent, questions)
+    ok = not story_failures and nlu_ok
+    trained = datetime.fromtimestamp(model.stat().st_mtime)
+    lines = [
+        f"Assistant test report, {datetime.now():%Y-%m-%d %H:%M} (model {model}, trained {trained:%Y-%m-%d %H:%M})",
+        "",
+        *story_summary,
+        *story_failures,
+        "",
+        *nlu_summary,
+        *(["  Not understood as expected:", *nlu_misses] if nlu_misses else []),
+        "",
+        "Result: " + ("PASSED" if ok else "FAILED (see above; docs/STAFF.md explains what to do)"),
+    ]
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    logger.info("%s\n\nReport written to %s", "\n".join(lines), report.resolve())
+    return ok
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    setup_logging()
+    logging.getLogger("rasa").setLevel(logging.WARNING)  # only the report, not Rasa's progress messages
+    configure_structlog(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "current.tar.gz")
+    parser.add_argument("--report", type=Path, default=ROOT / "reports" / "test-bot.txt")
+    parser.add_argument("--stories", type=Path, default=STORIES, help="conversation tests (the file name must start with test_)")
+    parser.add_argument("--heldout", type=Path, default=HELDOUT, help="held-out questions in Rasa NLU format")
+    args = parser.parse_args(argv)
+    if not args.model.exists():
+        logger.error("No trained model at %s: run `make train` first.", args.model)
+        return 1
+    return 0 if asyncio.run(run(args.model, args.report, args.stories, args.heldout)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
