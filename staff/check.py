@@ -446,7 +446,7 @@ def summary(root: Path) -> List[str]:
     values = sum(len(_fact_values(project.facts, path)) for paths in ENTITY_FACTS.values() for path in paths)
     return [
         f"Facts: {FACTS} matches its schema.",
-        f"Intents: {len(counts)} with {sum(counts.values())} examples, each used in a rule or story "
+        f"Intents: {len(counts)} with {sum(counts.values())} examples (and {FALLBACK_INTENT}, with none), each used in a rule or story "
         f"(fewest: '{fewest}' with {counts[fewest]}; at least {MIN_EXAMPLES} needed).",
         f"Entities: {values} partner and region names in {FACTS} all have their synonyms and lookups; lookups are longest first.",
         "No duplicated example, no unknown intent or response, no fact copied into a response or an example.",
@@ -486,7 +486,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             logger.error("Rasa's own validation (rasa data validate) failed:\n  %s", "\n  ".join(output))
             return 1
         logger.info("Rasa's own validation (rasa data validate): passed.")
-    logger.info("All checks passed.")
+    logger.info("All checks passed." if not args.skip_rasa else "All of the project's own checks passed (Rasa's own validation skipped).")
     return 0
 
 

@@ -1,7 +1,8 @@
 """The staff commands that work on the running assistant and the trained model.
 
 - `make unanswered`: real conversations through both servers (tests/servers.py) into their own
-  tracker database, then the command's snippet is loaded with Rasa's own NLU loader.
+  tracker database, then the command's snippet is loaded with Rasa's own NLU loader; and a
+  PostgreSQL store, given by URL, filled through Rasa's own SQLTrackerStore.
 - `make train`'s switch-over: the running server takes the model over `PUT /model`, no restart.
 - `make test-bot`: its report names the failed question and what was understood instead.
 
@@ -10,6 +11,7 @@ Facts changed while the servers run, answered without retraining: tests/test_ser
 """
 import os
 import sqlite3
+import uuid
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +134,46 @@ def test_test_bot_report_names_the_failed_question_and_what_was_understood(tmp_p
     assert "1 of 2 understood (50.0%; at least 90% needed)" in text
     assert '"fax number please": should be ask_visiting_professors, understood as ask_contact' in text
     assert text.rstrip().endswith("Result: FAILED (see above; docs/STAFF.md explains what to do)")
+
+
+@pytest.fixture
+def postgres_store():
+    """A fresh database on the machine's PostgreSQL, filled through Rasa's own SQL tracker store."""
+    import sqlalchemy as sa
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+
+    name = f"staff_unanswered_{uuid.uuid4().hex[:8]}"
+    store = SQLTrackerStore(Domain.empty(), dialect="postgresql", host="127.0.0.1", port=5432, db=name,
+                            username="postgres", login_db="test")
+    yield store, f"postgresql://postgres@127.0.0.1:5432/{name}"
+    store.engine.dispose()
+    admin = sa.create_engine("postgresql://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        db.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+async def test_unanswered_reads_a_postgresql_store(postgres_store, tmp_path: Path) -> None:
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store, url = postgres_store
+    turns = [
+        ("can i park on campus", "out_of_scope", 0.91, "action_explain_scope"),
+        ("fax pls", "ask_contact", 0.95, "action_answer_contact"),
+        ("who teaches anatomy maybe", "ask_visiting_professors", 0.41, "action_answer_visiting_professors"),
+    ]
+    events = []
+    for text, intent, confidence, action in turns:
+        events += [UserUttered(text, {"name": intent, "confidence": confidence}), ActionExecuted(action), ActionExecuted("action_listen")]
+    await store.save(DialogueStateTracker.from_events("pg-sender-42", events))
+    out = tmp_path / "unanswered.yml"
+    code, log = run(["staff.unanswered", "--days", "1", "--db", url, "--out", str(out)], dict(os.environ))
+    assert code == 0, log
+    data = load_data(str(out))
+    assert {m.get("text"): m.get("intent") for m in data.intent_examples} == {
+        "can i park on campus": "out_of_scope",
+        "who teaches anatomy maybe": "ask_visiting_professors",  # answered, but with low confidence
+    }
+    assert "pg-sender-42" not in out.read_text()
