@@ -37,7 +37,7 @@ run: setup
 
 test: setup
 	$(BIN)/python -m staff.check  # make check: rasa data validate + the project's own checks
-	$(BIN)/rasa test core --model $(MODEL) --endpoints tests/endpoints.yml --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
+	$(BIN)/rasa test core --model $(MODEL) --endpoints tests/endpoints.yml --stories tests/test_stories.yml --e2e --fail-on-prediction-errors --out results/core
 	$(BIN)/python -m pytest
 
 # Staff tools (docs/STAFF.md): check the data, test the bot, list what users asked that went unanswered.
