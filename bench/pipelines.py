@@ -1,0 +1,80 @@
+"""Which NLU pipeline: held-out intent accuracy and training time of candidate pipelines.
+
+Each candidate is the project's config.yml with its intent classifier or features swapped; each is
+trained (NLU only) and scored on tests/nlu/heldout.yml, in one run on this machine.
+
+    .venv/bin/python bench/pipelines.py
+"""
+import asyncio
+import copy
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import HELDOUT, run_rasa  # noqa: E402
+
+logger = logging.getLogger("pipelines")
+
+LOGREG = {"name": "LogisticRegressionClassifier"}
+DIET = {"name": "DIETClassifier", "epochs": 100, "entity_recognition": False, "constrain_similarities": True}
+
+
+def _swap(pipeline: List[Dict[str, Any]], name: str, new: Any) -> List[Dict[str, Any]]:
+    """The pipeline with component `name` replaced by `new` (a dict, or None to drop it)."""
+    return [new if c["name"] == name else c for c in pipeline if not (c["name"] == name and new is None)]
+
+
+def candidates(base: List[Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
+    char = next(c for c in base if c.get("analyzer") == "char_wb")
+    wider = [dict(c, min_ngram=1, max_ngram=5) if c is char else c for c in base]
+    return {
+        "LogReg, char 2-4 (config.yml)": base,
+        "LogReg, char 1-5": wider,
+        "LogReg, no LexicalSyntactic": _swap(base, "LexicalSyntacticFeaturizer", None),
+        "LogReg, no char n-grams": [c for c in base if c is not char],
+        "DIET 100 epochs": _swap(base, "LogisticRegressionClassifier", DIET),
+        "DIET 40 epochs": _swap(base, "LogisticRegressionClassifier", dict(DIET, epochs=40)),
+    }
+
+
+def score(model: Path) -> float:
+    from rasa.core.agent import Agent
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    agent = Agent.load(str(model))
+    examples = load_data(str(HELDOUT)).intent_examples
+
+    async def hits() -> int:
+        return sum([(await agent.parse_message(e.get("text")))["intent"]["name"] == e.get("intent") for e in examples])
+
+    return asyncio.run(hits()) / len(examples)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="umb-pipelines-") as tmp:
+        work = Path(tmp)
+        for i, (label, pipeline) in enumerate(candidates(config["pipeline"]).items()):
+            path = work / f"config{i}.yml"
+            path.write_text(yaml.safe_dump({**copy.deepcopy(config), "pipeline": pipeline}))
+            seconds, _ = run_rasa(["train", "nlu", "--config", str(path), "--out", str(work), "--fixed-model-name", f"m{i}"],
+                                  ROOT, work / f"cache{i}")
+            accuracy = score(work / f"m{i}.tar.gz")
+            logger.info("%s: %.1f%% in %.0f s", label, 100 * accuracy, seconds)
+            rows.append(f"| {label} | {100 * accuracy:.1f} % | {seconds:.0f} s |")
+    print("\n| NLU pipeline | held-out intent accuracy | train (NLU only) |\n| --- | ---: | ---: |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
