@@ -5,6 +5,7 @@ stops both; if either server dies, the other is stopped too and the exit code sa
 """
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,6 +28,19 @@ DEFAULTS = {
     "RASA_CREDENTIALS": "credentials.yml",
     "TRACKER_DB": "build/tracker.db",
     "CORS_ORIGINS": "http://localhost:5005 http://127.0.0.1:5005",
+    # seconds Rasa waits for a custom action before answering with the office's contact details
+    "ACTION_TIMEOUT": "10",
+    # the stores of endpoints.scaled.yml (RASA_ENDPOINTS=endpoints.scaled.yml), see .env.example
+    "PG_HOST": "127.0.0.1",
+    "PG_PORT": "5432",
+    "PG_DB": "umb_assistant",
+    "PG_LOGIN_DB": "postgres",
+    "PG_USER": "postgres",
+    "PG_PASSWORD": "",
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_PORT": "6379",
+    "REDIS_DB": "0",
+    "REDIS_KEY_PREFIX": "umb",
 }
 
 
@@ -36,13 +50,26 @@ def load_settings() -> None:
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{os.environ['ACTION_PORT']}/webhook")
+    if not os.environ.get("ACTION_SERVER_TOKEN"):
+        # both servers are started here, so a fresh shared secret per start is enough
+        os.environ["ACTION_SERVER_TOKEN"] = secrets.token_urlsafe(32)
+
+
+def api_args() -> List[str]:
+    """Rasa's HTTP API (/model, /conversations/...) only behind RASA_AUTH_TOKEN; off without it."""
+    token = os.environ.get("RASA_AUTH_TOKEN")
+    if not token:
+        logger.info("Rasa HTTP API off (set RASA_AUTH_TOKEN in .env to enable it behind that token)")
+        return []
+    return ["--enable-api", "--auth-token", token]
 
 
 def commands() -> List[List[str]]:
     rasa = str(Path(sys.executable).with_name("rasa"))
     env = os.environ
     return [
-        [rasa, "run", "actions", "--actions", "actions", "--port", env["ACTION_PORT"]],
+        # loopback only, token required (rasa_addons/action_server.py)
+        [sys.executable, "-m", "rasa_addons.action_server", "--port", env["ACTION_PORT"]],
         [
             rasa, "run",
             "--model", env["RASA_MODEL"],
@@ -51,6 +78,7 @@ def commands() -> List[List[str]]:
             "--interface", "127.0.0.1",
             "--port", env["RASA_PORT"],
             "--cors", *env["CORS_ORIGINS"].split(),
+            *api_args(),
         ],
     ]
 

@@ -1,0 +1,42 @@
+"""Responses that can name the office's e-mail and phone without the action server.
+
+The replies given when something fails (action server down or slow, conversation store down, a
+message too long) must still say where to write or call. The facts live only in data/facts.yml,
+so this generator reads them with the action server's own FactsStore (same schema, same hot
+reload) and offers the office's contact details ({office}, {email}, {phone}, ...) to every
+response. Values passed by a custom action take precedence.
+"""
+import logging
+from pathlib import Path
+from typing import Any, Dict, Optional, Text
+
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from actions.answers import contact_vars
+from actions.facts import FACTS_PATH, FactsError, FactsStore
+
+logger = logging.getLogger(__name__)
+
+
+class OfficeNLG(TemplatedNaturalLanguageGenerator):
+    """The domain's responses, with the office's contact details as template variables."""
+
+    def __init__(self, endpoint_config: Optional[EndpointConfig] = None, domain: Optional[Domain] = None) -> None:
+        super().__init__((domain or Domain.empty()).responses)
+        # its own last-good copy, so the two servers never write the same file
+        self.facts = FactsStore(FACTS_PATH, last_good=Path("build") / f"{FACTS_PATH.stem}.last-good.rasa.yml")
+
+    def contact(self) -> Dict[str, str]:
+        try:
+            return contact_vars(self.facts.get())
+        except FactsError as e:
+            logger.error("No office contact details for the responses: %s", e)
+            return {}
+
+    async def generate(
+        self, utter_action: Text, tracker: DialogueStateTracker, output_channel: Text, **kwargs: Any
+    ) -> Optional[Dict[Text, Any]]:
+        return await super().generate(utter_action, tracker, output_channel, **{**self.contact(), **kwargs})
