@@ -32,7 +32,9 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from rasa_addons import stores
+from rasa_addons import speedups, stores
+
+speedups.apply()  # every Rasa server loads this channel, so the fix is in place before any message
 
 logger = logging.getLogger(__name__)
 
