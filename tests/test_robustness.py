@@ -201,7 +201,7 @@ class Chat:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.sio.disconnect()
+        await self.sio.eio.disconnect(abort=True)  # a polite polling disconnect can hang (aiohttp 3.9)
 
     async def send(self, payload: Any) -> List[Dict[str, Any]]:
         """Emit one payload; the replies to it (the channel sends a turn's replies together)."""
