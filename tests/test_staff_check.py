@@ -39,6 +39,12 @@ def edit(path: Path, old: str, new: str) -> int:
     return text[: text.index(old)].count("\n") + 1
 
 
+def line_of(path: Path, line: str) -> int:
+    """The number of the line that is exactly `line` (with its newline)."""
+    text = path.read_text()
+    return text[: text.index(line)].count("\n") + 1
+
+
 def test_the_project_as_it_is_passes_all_checks_and_rasas_own(project: Path) -> None:
     code, out = run_check(project)
     assert code == 0, out
@@ -106,7 +112,8 @@ def test_duplicated_example(project: Path) -> None:
     line = edit(contact, "    - contact info\n", "    - contact info\n    - what partner universities do you have\n    - Contact  info\n")
     code, out = run_check(project)
     assert code == 1
-    assert ("data/nlu/partnerships.yml, line 7: 'what partner universities do you have' is an example of 'ask_partnerships' here "
+    first = line_of(project / "data/nlu/partnerships.yml", "    - what partner universities do you have\n")
+    assert (f"data/nlu/partnerships.yml, line {first}: 'what partner universities do you have' is an example of 'ask_partnerships' here "
             f"and of 'ask_contact' in data/nlu/contact.yml, line {line + 1}") in out
     assert "How to fix: Keep it only under the intent it really means and delete the other line." in out
     assert f"data/nlu/contact.yml, line {line + 2}: 'Contact  info' is already an example of 'ask_contact' (data/nlu/contact.yml, line {line})" in out

@@ -80,7 +80,8 @@ def test_unanswered_messages_are_exported_as_rasa_nlu_data(assistant: Assistant,
     assert OLD[1] not in text  # older than 7 days
     assert "sender-zebra" not in text  # no sender ids, nor anything else about the people
     intents = {m.get("text"): m.get("intent") for m in data.intent_examples}
-    assert intents["what's the weather like tomorrow?"] == "out_of_scope" and intents["xqzv wplk"] == "nlu_fallback"
+    assert intents["what's the weather like tomorrow?"] == "out_of_scope"
+    assert intents["xqzv wplk"] in {"out_of_scope", "nlu_fallback"}  # gibberish: which of the two is the model's call
 
 
 def test_unanswered_reads_any_sql_store_by_url(assistant: Assistant, answered: Dict[str, List[str]], tmp_path: Path) -> None:
