@@ -84,6 +84,11 @@ audit: $(AUDIT_VENV)/bin/pip-audit
 
 test: audit
 
+# Side by side with stock Rasa (README, "Speed"); about 10 minutes, not part of CI
+.PHONY: bench
+bench: setup
+	$(BIN)/python bench/run.py
+
 # 10 minutes of mixed traffic against one instance; errors, latency and memory (not part of CI)
 soak: setup
 	$(BIN)/python scripts/soak.py --minutes 10

@@ -10,7 +10,6 @@ import copy
 import logging
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -23,8 +22,8 @@ from bench.run import HELDOUT, run_rasa  # noqa: E402
 
 logger = logging.getLogger("pipelines")
 
-LOGREG = {"name": "LogisticRegressionClassifier"}
 DIET = {"name": "DIETClassifier", "epochs": 100, "entity_recognition": False, "constrain_similarities": True}
+CLASSIFIER = "rasa_addons.nlu.TunedLogisticRegressionClassifier"
 
 
 def _swap(pipeline: List[Dict[str, Any]], name: str, new: Any) -> List[Dict[str, Any]]:
@@ -34,14 +33,16 @@ def _swap(pipeline: List[Dict[str, Any]], name: str, new: Any) -> List[Dict[str,
 
 def candidates(base: List[Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
     char = next(c for c in base if c.get("analyzer") == "char_wb")
-    wider = [dict(c, min_ngram=1, max_ngram=5) if c is char else c for c in base]
+    words = next(c for c in base if c["name"] == "CountVectorsFeaturizer" and "analyzer" not in c)
+    classifier = next(c for c in base if c["name"] == CLASSIFIER)
     return {
-        "LogReg, char 2-4 (config.yml)": base,
-        "LogReg, char 1-5": wider,
-        "LogReg, no LexicalSyntactic": _swap(base, "LexicalSyntacticFeaturizer", None),
-        "LogReg, no char n-grams": [c for c in base if c is not char],
-        "DIET 100 epochs": _swap(base, "LogisticRegressionClassifier", DIET),
-        "DIET 40 epochs": _swap(base, "LogisticRegressionClassifier", dict(DIET, epochs=40)),
+        "LogReg C=10, words 1-2, chars 2-4 (config.yml)": base,
+        "LogReg C=1 (Rasa's fixed value)": _swap(base, CLASSIFIER, dict(classifier, C=1)),
+        "LogReg C=10, words 1 only": [dict(c, max_ngram=1) if c is words else c for c in base],
+        "LogReg C=10, no char n-grams": [c for c in base if c is not char],
+        "DIET, Rasa's default size, 100 epochs": _swap(base, CLASSIFIER, DIET),
+        "DIET, 1 transformer layer of 64, 60 epochs": _swap(
+            base, CLASSIFIER, dict(DIET, epochs=60, number_of_transformer_layers=1, transformer_size=64)),
     }
 
 

@@ -71,7 +71,7 @@ def incremental_training(work: Path) -> Dict[str, Any]:
     """In a copy of the project: what retrains after a story change, and after a facts change."""
     project = work / "project"
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".venv", "models", "reports", "results", ".git", "*.db"))
-    cache = work / "cache-incremental"
+    cache = work / "cache-umb"  # from the from-scratch training: the copy's first training reuses it
     args = ["train", "--out", "models", "--fixed-model-name", "current"]
     run_rasa(args, project, cache)
     stories = project / "data" / "stories" / "conversations.yml"
@@ -244,7 +244,7 @@ ROWS = [
 
 
 def table(results: Dict[str, Dict[str, Any]]) -> str:
-    lines = [f"| metric | this assistant | stock Rasa | ratio |", "| --- | ---: | ---: | ---: |"]
+    lines = ["| metric | this assistant | stock Rasa | ratio |", "| --- | ---: | ---: | ---: |"]
     for name, get in ROWS:
         ours, stock = get(results["umb"]), get(results["stock"])
         ratio = f"{ours / stock:.2f}" if stock else "-"
@@ -272,8 +272,8 @@ def chart(results: Dict[str, Dict[str, Any]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests-1", type=int, default=240, help="requests at 1 client (per system)")
-    parser.add_argument("--requests-8", type=int, default=960, help="requests at 8 clients (per system)")
+    parser.add_argument("--requests-1", type=int, default=150, help="requests at 1 client (per system)")
+    parser.add_argument("--requests-8", type=int, default=480, help="requests at 8 clients (per system)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.chdir(ROOT)

@@ -2,7 +2,9 @@
 
 Two channels, both listed in credentials.yml:
 
-- `SocketIOChannel` is Rasa's socket.io channel with one fix: with python-socketio 5.10+,
+- `SocketIOChannel` is Rasa's socket.io channel with the checks every public channel has
+  (rasa_addons.channels.GuardedSocketIO: payload, length, Origin, replies when a service is down,
+  messages only in the session the client joined) and one fix: with python-socketio 5.10+,
   `enter_room` is a coroutine that Rasa 3.6 does not await, so with `session_persistence` the
   browser never joined its session's room and received no answer (RasaHQ/rasa#13027). It also
   only accepts session ids that look like the ones it hands out, so a browser cannot take over
@@ -15,13 +17,15 @@ import logging
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from rasa_addons.channels import GuardedSocketIO
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +39,17 @@ def valid_session_id(session_id: Any) -> bool:
     return isinstance(session_id, str) and SESSION_ID.fullmatch(session_id) is not None
 
 
-class SocketIOChannel(SocketIOInput):
-    """Rasa's socket.io channel, with the browser really joining its session's room."""
+class SocketIOChannel(GuardedSocketIO, SocketIOInput):
+    """Rasa's socket.io channel, guarded, with the browser really joining its session's room."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = super().blueprint(on_new_message)
         sio = self.sio
         namespace = self.namespace or "/"
-        handle_user_message = sio.handlers[namespace][self.user_message_evt]
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            session_id = (data or {}).get("session_id")
+        async def session_request(sid: Text, data: Any) -> None:
+            session_id = data.get("session_id") if isinstance(data, dict) else None
             if not valid_session_id(session_id):
                 if session_id:
                     logger.warning("socket.io %s asked for a malformed session id, giving it a new one", sid)
@@ -54,13 +57,6 @@ class SocketIOChannel(SocketIOInput):
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
-
-        @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Dict) -> None:
-            if self.session_persistence and not valid_session_id((data or {}).get("session_id")):
-                logger.warning("socket.io %s sent a message without a valid session id; ignored", sid)
-                return
-            await handle_user_message(sid, data)
 
         return bp
 

@@ -11,22 +11,19 @@ What they add to Rasa's own channels (same URLs, same message formats):
   `utter_service_unavailable` (the office's e-mail and phone, see rasa_addons.nlg), recorded in
   the conversation. If the conversation store or the lock store is unreachable, the same reply
   comes with HTTP 503 and the log says which store failed.
-- socket.io: a client may resume a session only with an id of the form the server issues (128
-  random bits), and may only send messages in the session it joined, so nobody can guess their
-  way into, or listen to, another person's conversation.
+- socket.io (GuardedSocketIO, used by channels.webchat.SocketIOChannel): a client may only send
+  messages in the session it joined; the channel issues session ids of 128 random bits, so nobody
+  can guess their way into, or listen to, another person's conversation.
 """
 import json
 import logging
 import os
-import re
 import unicodedata
-import uuid
 from typing import Any, Awaitable, Callable, Optional, Text
 
 import rasa.core.actions.action
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketIOInput
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
@@ -41,7 +38,6 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000  # the one limit on a message's length; the user is told it
 MAX_BODY_BYTES = 1_000_000
 MAX_SENDER_CHARS = 128
-SESSION_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as the socket.io channel issues them
 
 UNAVAILABLE = "utter_service_unavailable"
 TOO_LONG = "utter_message_too_long"
@@ -217,26 +213,3 @@ class GuardedSocketIO:
 
         return bp
 
-
-class SafeSocketIOInput(GuardedSocketIO, SocketIOInput):
-    """Rasa's socket.io channel with the guard and working session rooms.
-
-    With python-socketio 5.10+ `enter_room` is a coroutine that Rasa 3.6 does not await, so with
-    `session_persistence` a browser never joined its session's room. A client may resume a session
-    only with an id of the form the server issues (128 random bits), so nobody can guess their way
-    into another person's conversation.
-    """
-
-    def blueprint(self, on_new_message: Handler) -> Blueprint:
-        bp = super().blueprint(on_new_message)
-        sio, namespace = self.sio, self.namespace or "/"
-
-        @sio.on("session_request", namespace=namespace)
-        async def session_request(sid: Text, data: Any) -> None:
-            asked = data.get("session_id") if isinstance(data, dict) else None
-            session_id = asked if isinstance(asked, str) and SESSION_ID.match(asked) else uuid.uuid4().hex
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
-
-        return bp

@@ -27,7 +27,6 @@ DEFAULTS = {
     "RASA_ENDPOINTS": "endpoints.yml",
     "RASA_CREDENTIALS": "credentials.yml",
     "TRACKER_DB": "build/tracker.db",
-    "CORS_ORIGINS": "http://localhost:5005 http://127.0.0.1:5005",
     # seconds Rasa waits for a custom action before answering with the office's contact details
     "ACTION_TIMEOUT": "10",
     # the stores of endpoints.scaled.yml (RASA_ENDPOINTS=endpoints.scaled.yml), see .env.example
@@ -50,6 +49,9 @@ def load_settings() -> None:
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{os.environ['ACTION_PORT']}/webhook")
+    # by default only the server's own pages (the web chat at /web/) may talk to it from a browser
+    port = os.environ["RASA_PORT"]
+    os.environ.setdefault("CORS_ORIGINS", f"http://localhost:{port} http://127.0.0.1:{port}")
     if not os.environ.get("ACTION_SERVER_TOKEN"):
         # both servers are started here, so a fresh shared secret per start is enough
         os.environ["ACTION_SERVER_TOKEN"] = secrets.token_urlsafe(32)

@@ -1,7 +1,6 @@
 """Intent accuracy on questions the model never saw (tests/nlu/heldout.yml); must stay >= 90%."""
 import re
 from collections import Counter
-from pathlib import Path
 
 from rasa.shared.nlu.training_data.loading import load_data
 

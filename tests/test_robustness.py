@@ -43,7 +43,6 @@ def assistant(tmp_path_factory, actions_proxy: Proxy):
     a = Assistant(
         workdir,
         UMB_FACTS_FILE=str(workdir / "facts.yml"),
-        RASA_CREDENTIALS="tests/credentials.guarded.yml",
         RASA_AUTH_TOKEN=TOKEN,
         ACTION_SERVER_TOKEN=ACTION_TOKEN,
         ACTION_TIMEOUT="3",

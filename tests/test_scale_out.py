@@ -67,7 +67,6 @@ def pair(tmp_path_factory, database: str, pg_proxy: Proxy, prefix: str) -> List[
             workdir,
             UMB_FACTS_FILE=str(workdir / "facts.yml"),
             RASA_ENDPOINTS="endpoints.scaled.yml",
-            RASA_CREDENTIALS="tests/credentials.guarded.yml",
             PG_PORT=str(pg_proxy.port), PG_DB=database, PG_LOGIN_DB="test", PG_USER="postgres",
             REDIS_KEY_PREFIX=prefix,
         ))

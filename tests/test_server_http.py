@@ -1,28 +1,11 @@
 """End to end over HTTP: both servers started by the run script, talking through the REST channel."""
-import shutil
 import time
 from pathlib import Path
 
-import pytest
 
-from tests.conftest import ROOT
 from tests.servers import Assistant
 
 PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("e2e")
-    shutil.copy(ROOT / "data" / "facts.yml", path / "facts.yml")
-    return path
-
-
-@pytest.fixture(scope="module")
-def assistant(workdir: Path):
-    a = Assistant(workdir, UMB_FACTS_FILE=str(workdir / "facts.yml")).start()
-    yield a
-    a.stop()
 
 
 def test_contact_and_follow_up(assistant: Assistant) -> None:

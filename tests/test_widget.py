@@ -5,7 +5,6 @@ they serve at /web/ and talks to the assistant through Rasa's socket.io channel.
 Screenshots of the open widget go to reports/screenshots/ (git-ignored).
 """
 import re
-import shutil
 from pathlib import Path
 from typing import Iterator, List
 
@@ -27,20 +26,6 @@ WAIT_MS = 30_000  # how long to wait for an answer; not a speed requirement
 PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
 TOPICS = ["Contact the office", "Partnerships", "Euroregional Center", "Visiting professors"]
 MARKUP = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("widget")
-    shutil.copy(ROOT / "data" / "facts.yml", path / "facts.yml")
-    return path
-
-
-@pytest.fixture(scope="module")
-def assistant(workdir: Path) -> Iterator[Assistant]:
-    a = Assistant(workdir, UMB_FACTS_FILE=str(workdir / "facts.yml")).start()
-    yield a
-    a.stop()
 
 
 @pytest.fixture(scope="module")
