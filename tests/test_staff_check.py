@@ -35,14 +35,15 @@ def edit(path: Path, old: str, new: str) -> int:
     """Replace `old` (which must be there once) and return the line number where it was."""
     text = path.read_text()
     assert text.count(old) == 1, f"{old!r} not found once in {path}"
+    line = line_of(path, old)
     path.write_text(text.replace(old, new))
-    return text[: text.index(old)].count("\n") + 1
+    return line
 
 
-def line_of(path: Path, line: str) -> int:
-    """The number of the line that is exactly `line` (with its newline)."""
+def line_of(path: Path, fragment: str) -> int:
+    """The number of the line where `fragment` starts."""
     text = path.read_text()
-    return text[: text.index(line)].count("\n") + 1
+    return text[: text.index(fragment)].count("\n") + 1
 
 
 def test_the_project_as_it_is_passes_all_checks_and_rasas_own(project: Path) -> None:
