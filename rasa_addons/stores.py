@@ -7,14 +7,12 @@ generic error, starts the user on a blank conversation and keeps the events in m
 user would get an answer out of context and the turn would never reach the database. This
 subclass logs which store failed and records the failure for the message being handled
 (`failures()`), so the input channel (rasa_addons.channels) can answer "unavailable" with HTTP 503
-instead. Storage itself is Rasa's own SQLTrackerStore; on SQLite it keeps its connections open
-(see `_pool_sqlite_connections`).
+instead. Storage itself is Rasa's own SQLTrackerStore, unchanged.
 """
 import logging
 from contextvars import ContextVar
 from typing import Any, List, Optional, Text
 
-import sqlalchemy as sa
 from rasa.core.lock_store import DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX, LOCK_LIFETIME, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -42,21 +40,6 @@ def _report(what: str, error: Exception) -> None:
 
 class CheckedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose failures are logged clearly and reported to the input channel."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.engine.dialect.name == "sqlite":
-            self._pool_sqlite_connections()
-
-    def _pool_sqlite_connections(self) -> None:
-        """SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool), i.e. several
-        times per message; a pool of open connections makes a tracker read + write 2-3x cheaper
-        (bench/store.py). Sessions still check a connection out exclusively, so it is safe to let
-        one be used by another thread than the one that opened it."""
-        url = self.engine.url
-        self.engine.dispose()
-        self.engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False})
-        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         try:
