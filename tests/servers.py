@@ -75,3 +75,15 @@ class Assistant:
 
     def texts(self, sender: str, text: str) -> List[str]:
         return [m.get("text", "") for m in self.say(sender, text)]
+
+
+def with_env_file(workdir: Path, env_text: str) -> Assistant:
+    """An assistant whose messaging-app secrets come only from `env_text`, written as its .env:
+    none of the machine's own secrets are passed on."""
+    from channels.settings import FORMATS
+
+    (workdir / ".env").write_text(env_text)
+    assistant = Assistant(workdir, ENV_FILE=str(workdir / ".env"))
+    for variable in FORMATS:
+        assistant.env.pop(variable, None)
+    return assistant

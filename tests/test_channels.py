@@ -12,7 +12,7 @@ import yaml
 from channels.connectors import text_with_options
 from channels.settings import FORMATS, active_channels, channel_name, write_active_credentials
 from tests.conftest import ROOT
-from tests.servers import Assistant
+from tests.servers import Assistant, with_env_file
 
 APPS = {
     "telegram": "TELEGRAM_TOKEN", "slack": "SLACK_TOKEN", "facebook": "FACEBOOK_VERIFY_TOKEN",
@@ -190,11 +190,7 @@ def platform_down() -> str:
 
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("no-secrets")
-    (workdir / ".env").write_text("# nothing but the defaults\n")
-    assistant = Assistant(workdir, ENV_FILE=str(workdir / ".env"))
-    for variable in FORMATS:
-        assistant.env.pop(variable, None)
+    assistant = with_env_file(tmp_path_factory.mktemp("no-secrets"), "# nothing but the defaults\n")
     yield assistant.start()
     assistant.stop()
 

@@ -15,8 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 
-from channels.settings import FORMATS
-from tests.servers import Assistant
+from tests.servers import Assistant, with_env_file
 
 PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
 TOPICS = ["/ask_contact", "/ask_partnerships", "/ask_euroregional_center", "/ask_visiting_professors"]
@@ -110,8 +109,7 @@ def platforms():
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, platforms: FakePlatforms):
-    workdir = tmp_path_factory.mktemp("apps")
-    (workdir / ".env").write_text(f"""\
+    a = with_env_file(tmp_path_factory.mktemp("apps"), f"""\
 TELEGRAM_TOKEN={TELEGRAM_TOKEN}
 TELEGRAM_BOT_USERNAME=umb_test_bot
 TELEGRAM_WEBHOOK_URL=https://assistant.example.org/webhooks/telegram/webhook
@@ -131,9 +129,6 @@ TWILIO_ACCOUNT_SID=SK0123456789abcdef0123456789abcdef
 TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef
 TWILIO_NUMBER=+48123456789
 """)
-    a = Assistant(workdir, ENV_FILE=str(workdir / ".env"))
-    for variable in FORMATS:
-        a.env.pop(variable, None)
     yield a.start()
     a.stop()
 
