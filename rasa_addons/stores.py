@@ -7,15 +7,23 @@ generic error, starts the user on a blank conversation and keeps the events in m
 user would get an answer out of context and the turn would never reach the database. This
 subclass logs which store failed and records the failure for the message being handled
 (`failures()`), so the input channel (rasa_addons.channels) can answer "unavailable" with HTTP 503
-instead. Storage itself is Rasa's own SQLTrackerStore, unchanged.
+instead. Storage is Rasa's own SQLTrackerStore (same table, same rows, same queries), with its
+ORM queries replaced by the same SQL prebuilt as SQLAlchemy Core statements: reading and writing a
+turn took 4.2 ms through the ORM and 2.3 ms this way (README, "Speed"), 40 % of the server's CPU.
 """
+import itertools
+import json
 import logging
 from contextvars import ContextVar
 from typing import Any, List, Optional, Text
 
+import sqlalchemy as sa
+
 from rasa.core.lock_store import DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX, LOCK_LIFETIME, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
@@ -41,19 +49,53 @@ def _report(what: str, error: Exception) -> None:
 class CheckedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose failures are logged clearly and reported to the input channel."""
 
-    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        events = self.SQLEvent.__table__
+        sender = sa.bindparam("sender_id")
+        # Rasa's _event_query: the events of the latest session (since the last SessionStarted)
+        session_start = sa.select(sa.func.max(events.c.timestamp)).where(
+            events.c.sender_id == sender, events.c.type_name == SessionStarted.type_name
+        ).scalar_subquery()
+        latest = events.c.sender_id == sender, sa.or_(events.c.timestamp >= session_start, session_start.is_(None))
+        self._latest_session = sa.select(events.c.data).where(*latest).order_by(events.c.id)
+        self._all_sessions = sa.select(events.c.data).where(events.c.sender_id == sender).order_by(events.c.id)
+        self._stored_count = sa.select(sa.func.count()).select_from(events).where(*latest)
+        self._insert = events.insert()
+
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        query = self._all_sessions if fetch_events_from_all_sessions else self._latest_session
         try:
-            return await super().retrieve(sender_id)
+            with self.session_scope() as session:
+                events = [json.loads(data) for data in session.execute(query, {"sender_id": sender_id}).scalars()]
         except Exception as e:
             _report(f"reading {self.engine.url.database}", e)
             raise
+        if not (self.domain and events):
+            return None
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save: stream the events, then store those not stored yet in this session."""
+        await self.stream_events(tracker)
         try:
-            await super().save(tracker)
+            with self.session_scope() as session:
+                stored = session.execute(self._stored_count, {"sender_id": tracker.sender_id}).scalar()
+                rows = [self._row(tracker.sender_id, event.as_dict()) for event in itertools.islice(tracker.events, stored, None)]
+                if rows:
+                    session.execute(self._insert, rows)
+                session.commit()
         except Exception as e:
             _report(f"writing {self.engine.url.database}", e)
             raise
+
+    @staticmethod
+    def _row(sender_id: Text, data: dict) -> dict:
+        return {
+            "sender_id": sender_id, "type_name": data["event"], "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"), "data": json.dumps(data),
+        }
 
 
 class AtomicRedisLockStore(RedisLockStore):

@@ -5,7 +5,10 @@ from typing import List, Optional
 
 
 class Proxy:
-    """Forwards 127.0.0.1:<port> to a target port; `mode` is "up", "down" (refused) or "hang"."""
+    """Forwards 127.0.0.1:<port> to a target port; `mode` is "up", "down" (refused) or "hang".
+
+    `accepted` counts the client connections it took, so a test can see connections being reused.
+    """
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -13,6 +16,7 @@ class Proxy:
         self._conns: List[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: Optional[socket.socket] = None
+        self.accepted = 0
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -27,7 +31,8 @@ class Proxy:
         return self
 
     def set(self, mode: str) -> None:
-        """"down" closes the port and every open connection; "hang" accepts and never answers."""
+        """"down" closes the port and every open connection; "hang" accepts and never answers, on
+        new connections and on open ones (a kept-alive connection hangs too)."""
         self.mode = mode
         if mode == "down":
             if self._listener:
@@ -62,6 +67,7 @@ class Proxy:
                 return
             with self._lock:
                 self._conns.append(client)
+                self.accepted += 1
             if self.mode == "hang":
                 continue  # keep it open, never answer
             try:
@@ -74,11 +80,11 @@ class Proxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
-                dst.sendall(data)
+                if self.mode != "hang":
+                    dst.sendall(data)
         except OSError:
             pass
         finally:

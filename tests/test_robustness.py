@@ -7,6 +7,7 @@ public channels are those of rasa_addons/channels.py; Rasa's HTTP API is on behi
 import asyncio
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -80,6 +81,26 @@ def test_action_server_down_or_hung_gets_contact_details_then_recovers(assistant
     log = assistant.log.read_text()
     assert "Encountered an exception while running action 'action_answer_contact'" in log
     assert f"No reply for {sender}" in log
+
+
+def test_action_calls_reuse_one_connection(assistant: Assistant, actions_proxy: Proxy) -> None:
+    """Keep-alive to the action server (rasa_addons/speedups.py): three turns, one connection."""
+    assistant.texts("keep-alive", "hello")  # opens the connection, if none is open yet
+    before = actions_proxy.accepted
+    for question in ("what's your phone number?", "who are the visiting professors?", "and where do they come from?"):
+        assert assistant.texts("keep-alive", question)[0] != UNAVAILABLE
+    assert actions_proxy.accepted - before <= 1
+
+
+def test_action_calls_after_the_action_server_closed_an_idle_connection(assistant: Assistant) -> None:
+    """Sanic closes idle connections after 5 s; the kept client must not reuse such a one."""
+    assert assistant.texts("idle", "what's your e-mail address?") == [
+        f"You can write to the International Cooperation Office at {EMAIL}."
+    ]
+    time.sleep(5.5)
+    assert assistant.texts("idle", "what's your e-mail address?") == [
+        f"You can write to the International Cooperation Office at {EMAIL}."
+    ]
 
 
 def test_the_unavailable_reply_is_in_the_conversation(assistant: Assistant, actions_proxy: Proxy) -> None:

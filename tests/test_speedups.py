@@ -1,0 +1,93 @@
+"""The speed fixes give exactly Rasa's results: same parses and predictions, same stored rows."""
+import json
+from typing import Any, Dict, List, Tuple
+
+import pytest
+import sqlalchemy as sa
+from rasa.core.channels.channel import UserMessage
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from rasa_addons import speedups
+from rasa_addons.stores import CheckedSQLTrackerStore
+from tests.conftest import ROOT
+
+MESSAGES = ["hi", "who are your partners?", "and in Japan?", "what's the fax number", "tell me about the EMC", "zxcv"]
+
+
+async def _parses_and_predictions(agent) -> List[Tuple[Dict[str, Any], Any]]:
+    results = []
+    tracker = DialogueStateTracker("speedups", agent.domain.slots)
+    for text in MESSAGES:
+        parsed = await agent.processor.parse_message(UserMessage(text))
+        tracker.update(UserUttered(text, parsed["intent"], parsed["entities"], parsed, timestamp=1))
+        prediction = agent.processor.predict_next_with_tracker(tracker)
+        results.append((parsed, prediction))
+        tracker.update(ActionExecuted("action_listen", timestamp=1))
+    return results
+
+
+async def test_graph_runs_without_dask_give_rasas_results(agent, monkeypatch) -> None:
+    monkeypatch.setattr(DaskGraphRunner, "run", speedups._rasa_run_graph)
+    with_dask = await _parses_and_predictions(agent)
+    monkeypatch.setattr(DaskGraphRunner, "run", speedups._run_graph)
+    without = await _parses_and_predictions(agent)
+    assert [p["intent"]["name"] for p, _ in with_dask][:2] == ["greet", "ask_partnerships"]
+    assert json.dumps(without, sort_keys=True) == json.dumps(with_dask, sort_keys=True)
+
+
+def _turns(domain: Domain) -> List[List[Any]]:
+    """Two senders, a second session for one of them; every event with its own fixed timestamp."""
+    clock = iter(range(1000, 2000))
+    user = lambda text, intent: UserUttered(  # noqa: E731
+        text, {"name": intent, "confidence": 0.9}, [], {"intent": {"name": intent, "confidence": 0.9}, "entities": [], "text": text},
+        timestamp=next(clock),
+    )
+    session = lambda: [ActionExecuted("action_session_start", timestamp=next(clock)), SessionStarted(timestamp=next(clock)),  # noqa: E731
+                       ActionExecuted("action_listen", timestamp=next(clock))]
+    answer = lambda: [ActionExecuted("action_answer_contact", timestamp=next(clock)),  # noqa: E731
+                      SlotSet("topic", "contact", timestamp=next(clock)), BotUttered("Phone: ...", timestamp=next(clock)),
+                      ActionExecuted("action_listen", timestamp=next(clock))]
+    return [
+        ["a", *session(), user("phone?", "ask_contact"), *answer()],
+        ["b", *session(), user("hi", "greet"), *answer()],
+        ["a", user("and the fax?", "ask_followup"), *answer()],
+        ["a", *session(), user("e-mail?", "ask_contact"), *answer()],
+        ["a", user("thanks", "thank"), *answer()],
+    ]
+
+
+async def _play(store: SQLTrackerStore, domain: Domain) -> Tuple[List[tuple], List[int]]:
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM events"))
+    for sender, *events in _turns(domain):
+        tracker = await store.retrieve(sender) or DialogueStateTracker(sender, domain.slots)
+        for event in events:
+            tracker.update(event)
+        await store.save(tracker)
+    lengths = [len((await store.retrieve("a")).events), len((await store.retrieve_full_tracker("a")).events)]
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT id, sender_id, type_name, timestamp, intent_name, action_name, data FROM events ORDER BY id"
+        )).fetchall()
+    return [tuple(row) for row in rows], lengths
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+async def test_tracker_store_writes_and_reads_what_rasas_does(dialect: str, tmp_path) -> None:
+    domain = Domain.load(str(ROOT / "domain.yml"))
+
+    def store(cls: type, name: str) -> SQLTrackerStore:
+        if dialect == "sqlite":
+            return cls(domain, dialect="sqlite", db=str(tmp_path / f"{name}.db"))
+        return cls(domain, dialect="postgresql", host="127.0.0.1", port=5432, db=f"umb_test_{name}",
+                   username="postgres", login_db="postgres")
+
+    rasa_rows, rasa_lengths = await _play(store(SQLTrackerStore, "rasa"), domain)
+    our_rows, our_lengths = await _play(store(CheckedSQLTrackerStore, "ours"), domain)
+    assert rasa_lengths == our_lengths == [12, 26]  # the latest session of "a", and all of it
+    assert len(rasa_rows) == 34
+    assert our_rows == rasa_rows
