@@ -1,15 +1,22 @@
-"""Intent accuracy on questions the model never saw (tests/nlu/heldout.yml); must stay >= 90%."""
+"""Intent accuracy on questions the model never saw.
+
+tests/nlu/heldout.yml has guided additions to the training data (its misses showed what users say
+that the data lacked), so it flatters the model a little; tests/nlu/heldout_fresh.yml was written
+later, blind, and is only measured. Each must stay above its floor; the report has both.
+"""
 import re
 from collections import Counter
+from typing import List
 
+import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 
 from tests.conftest import ROOT
 
-HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 TRAINING = ROOT / "data" / "nlu"
-REPORT = ROOT / "reports" / "heldout_intents.txt"
-MIN_ACCURACY = 0.90
+MIN_ACCURACY = 0.90  # on heldout.yml; also the pass mark of `make test-bot`
+SETS = {"heldout": MIN_ACCURACY, "heldout_fresh": 0.75}  # held-out set -> the lowest accuracy accepted
+REPORTS = ROOT / "reports"
 
 
 def _words(text: str) -> str:
@@ -17,15 +24,21 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
 
 
-def test_heldout_questions_are_not_in_training_data() -> None:
+def _examples(name: str) -> List:
+    return load_data(str(ROOT / "tests" / "nlu" / f"{name}.yml")).intent_examples
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_heldout_questions_are_not_in_training_data(name: str) -> None:
     seen = {_words(m.get("text")) for m in load_data(str(TRAINING)).intent_examples}
-    overlap = [m.get("text") for m in load_data(str(HELDOUT)).intent_examples if _words(m.get("text")) in seen]
+    overlap = [m.get("text") for m in _examples(name) if _words(m.get("text")) in seen]
     assert not overlap, f"held-out questions also in training data: {overlap}"
 
 
-async def test_heldout_intent_accuracy(agent) -> None:
-    examples = load_data(str(HELDOUT)).intent_examples
-    assert len(examples) >= 150
+@pytest.mark.parametrize("name", SETS)
+async def test_heldout_intent_accuracy(agent, name: str) -> None:
+    examples = _examples(name)
+    assert len(examples) >= 50
     misses = []
     per_intent: Counter = Counter()
     for example in examples:
@@ -36,11 +49,11 @@ async def test_heldout_intent_accuracy(agent) -> None:
         if got != expected:
             misses.append(f"{example.get('text')!r}: expected {expected}, got {got} ({parsed['intent']['confidence']:.2f})")
     accuracy = 1 - len(misses) / len(examples)
-    REPORT.parent.mkdir(exist_ok=True)
-    lines = [f"held-out intent accuracy: {accuracy:.1%} ({len(examples) - len(misses)}/{len(examples)})"]
+    REPORTS.mkdir(exist_ok=True)
+    lines = [f"{name} intent accuracy: {accuracy:.1%} ({len(examples) - len(misses)}/{len(examples)})"]
     lines += [f"  {intent}: {per_intent[intent, True]}/{per_intent[intent, True] + per_intent[intent, False]}"
               for intent in sorted({i for i, _ in per_intent})]
     lines += ["misclassified:"] + [f"  {m}" for m in misses]
-    REPORT.write_text("\n".join(lines) + "\n")
+    (REPORTS / f"{name}_intents.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    assert accuracy >= MIN_ACCURACY, "\n".join(lines)
+    assert accuracy >= SETS[name], "\n".join(lines)

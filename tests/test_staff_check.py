@@ -18,7 +18,7 @@ PHONE = '"+48 85 686 51 76"'
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """The files staff edit, copied; the check reads nothing else."""
-    for name in ("domain.yml", "config.yml", "data", "tests/test_stories.yml", "tests/nlu/heldout.yml"):
+    for name in ("domain.yml", "config.yml", "data", "tests/test_stories.yml", "tests/nlu/heldout.yml", "tests/nlu/heldout_fresh.yml"):
         source, target = ROOT / name, tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
