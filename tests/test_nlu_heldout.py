@@ -9,6 +9,8 @@ from collections import Counter
 from typing import List
 
 import pytest
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.loading import load_data
 
 from tests.conftest import ROOT
@@ -57,3 +59,18 @@ async def test_heldout_intent_accuracy(agent, name: str) -> None:
     (REPORTS / f"{name}_intents.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     assert accuracy >= SETS[name], "\n".join(lines)
+
+
+async def test_diet_is_asked_only_when_the_logistic_regression_is_unsure(agent, monkeypatch) -> None:
+    """rasa_addons.nlu.BackupDIETClassifier: confident messages never reach DIET."""
+    asked: List[str] = []
+    diet_process = DIETClassifier.process
+
+    def spy(self, messages):
+        asked.extend(m.get(TEXT) for m in messages)
+        return diet_process(self, messages)
+
+    monkeypatch.setattr(DIETClassifier, "process", spy)
+    parsed = [await agent.parse_message(text) for text in ("hi", "what's your phone number?", "list the things i can ask")]
+    assert asked == ["list the things i can ask"]  # the logistic regression gives it 0.30 for ask_capabilities
+    assert [p["intent"]["name"] for p in parsed] == ["greet", "ask_contact", "ask_capabilities"]
