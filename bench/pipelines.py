@@ -24,6 +24,7 @@ logger = logging.getLogger("pipelines")
 
 DIET = {"name": "DIETClassifier", "epochs": 100, "entity_recognition": False, "constrain_similarities": True}
 CLASSIFIER = "rasa_addons.nlu.TunedLogisticRegressionClassifier"
+BACKUP = "rasa_addons.nlu.BackupDIETClassifier"
 
 
 def _swap(pipeline: List[Dict[str, Any]], name: str, new: Any) -> List[Dict[str, Any]]:
@@ -35,14 +36,16 @@ def candidates(base: List[Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
     char = next(c for c in base if c.get("analyzer") == "char_wb")
     words = next(c for c in base if c["name"] == "CountVectorsFeaturizer" and "analyzer" not in c)
     classifier = next(c for c in base if c["name"] == CLASSIFIER)
+    alone = _swap(base, BACKUP, None)  # the logistic regression without the DIET behind it
     return {
-        "config.yml (LogReg C=%g, words 1-2, chars 2-4)" % classifier["C"]: base,
-        "LogReg C=1 (Rasa's fixed value)": _swap(base, CLASSIFIER, dict(classifier, C=1)),
-        "words 1 only": [dict(c, max_ngram=1) if c is words else c for c in base],
-        "no char n-grams": [c for c in base if c is not char],
-        "DIET, Rasa's default size, 100 epochs": _swap(base, CLASSIFIER, DIET),
-        "DIET, 1 transformer layer of 64, 60 epochs": _swap(
-            base, CLASSIFIER, dict(DIET, epochs=60, number_of_transformer_layers=1, transformer_size=64)),
+        "config.yml: LogReg C=%g, small DIET when unsure" % classifier["C"]: base,
+        "LogReg alone": alone,
+        "LogReg alone, C=1 (Rasa's fixed value)": _swap(alone, CLASSIFIER, dict(classifier, C=1)),
+        "LogReg alone, words 1 only": [dict(c, max_ngram=1) if c is words else c for c in alone],
+        "LogReg alone, no char n-grams": [c for c in alone if c is not char],
+        "DIET alone, Rasa's default size, 100 epochs": _swap(alone, CLASSIFIER, DIET),
+        "DIET alone, 1 transformer layer of 64, 60 epochs": _swap(
+            alone, CLASSIFIER, dict(DIET, epochs=60, number_of_transformer_layers=1, transformer_size=64)),
     }
 
 
