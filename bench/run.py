@@ -226,11 +226,10 @@ def accuracy(model: Path) -> Dict[str, float]:
     async def hits(examples: List[Any]) -> int:
         return sum([(await agent.parse_message(e.get("text")))["intent"]["name"] == e.get("intent") for e in examples])
 
-    sets = {name: load_data(str(path)).intent_examples for name, path in (("heldout", HELDOUT), ("fresh", FRESH))}
-    scores = {name: asyncio.run(hits(examples)) for name, examples in sets.items()}
-    scores["both"] = sum(scores.values())
-    sizes = {**{name: len(examples) for name, examples in sets.items()}, "both": sum(map(len, sets.values()))}
-    return {name: round(scores[name] / sizes[name], 3) for name in scores}
+    sets = {"heldout": load_data(str(HELDOUT)).intent_examples, "fresh": load_data(str(FRESH)).intent_examples}
+    scored = {name: (asyncio.run(hits(examples)), len(examples)) for name, examples in sets.items()}
+    scored["both"] = tuple(map(sum, zip(*scored.values())))
+    return {name: round(right / total, 3) for name, (right, total) in scored.items()}
 
 
 ROWS = [

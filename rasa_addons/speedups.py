@@ -9,8 +9,8 @@ Each replaces a piece of Rasa's per-message overhead with code that gives the sa
   dask, after pruning the schema with a recursion that revisits shared parents (about 9 % of the
   CPU). The graphs are small chains: running each needed node once, parents first, is the same.
 - Action server calls: Rasa opens a new HTTP client and connection for every call (about 5 % of the
-  CPU on both servers). One client per endpoint keeps its connections alive, for less time than
-  the action server's keep-alive (5 s), so it never reuses one the server has closed.
+  Rasa server's CPU). One client per endpoint keeps its connections alive, for less time than the
+  action server's keep-alive (5 s), so it does not even try one the server is closing.
 """
 import asyncio
 import functools

@@ -9,7 +9,8 @@ subclass logs which store failed and records the failure for the message being h
 (`failures()`), so the input channel (rasa_addons.channels) can answer "unavailable" with HTTP 503
 instead. Storage is Rasa's own SQLTrackerStore (same table, same rows, same queries), with its
 ORM queries replaced by the same SQL prebuilt as SQLAlchemy Core statements: reading and writing a
-turn took 4.2 ms through the ORM and 2.3 ms this way (README, "Speed"), 40 % of the server's CPU.
+turn took about half the time (bench/store.py; README, "Speed"), where it had been 40 % of the
+server's CPU.
 """
 import itertools
 import json

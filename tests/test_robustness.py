@@ -93,7 +93,7 @@ def test_action_calls_reuse_one_connection(assistant: Assistant, actions_proxy: 
 
 
 def test_action_calls_after_the_action_server_closed_an_idle_connection(assistant: Assistant) -> None:
-    """Sanic closes idle connections after 5 s; the kept client must not reuse such a one."""
+    """Sanic closes idle connections after 5 s: the turn after that still gets its answer."""
     assert assistant.texts("idle", "what's your e-mail address?") == [
         f"You can write to the International Cooperation Office at {EMAIL}."
     ]

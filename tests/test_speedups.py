@@ -39,7 +39,7 @@ async def test_graph_runs_without_dask_give_rasas_results(agent, monkeypatch) ->
     assert json.dumps(without, sort_keys=True) == json.dumps(with_dask, sort_keys=True)
 
 
-def _turns(domain: Domain) -> List[List[Any]]:
+def _turns() -> List[List[Any]]:
     """Two senders, a second session for one of them; every event with its own fixed timestamp."""
     clock = iter(range(1000, 2000))
     user = lambda text, intent: UserUttered(  # noqa: E731
@@ -63,7 +63,7 @@ def _turns(domain: Domain) -> List[List[Any]]:
 async def _play(store: SQLTrackerStore, domain: Domain) -> Tuple[List[tuple], List[int]]:
     with store.engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM events"))
-    for sender, *events in _turns(domain):
+    for sender, *events in _turns():
         tracker = await store.retrieve(sender) or DialogueStateTracker(sender, domain.slots)
         for event in events:
             tracker.update(event)
