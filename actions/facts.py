@@ -6,6 +6,7 @@ validate is reported in the log with its line and field, and the last good facts
 staff can never take the assistant down by a typo. The last good version is also kept on disk so a
 restart with a broken file still answers.
 """
+import datetime
 import logging
 import os
 import shutil
@@ -31,10 +32,16 @@ def _section(**props: Any) -> Dict[str, Any]:
     return {"type": "object", "required": list(props), "properties": props, "additionalProperties": False}
 
 
+# A fact changed by the office's staff: they are its source from then on, not the page.
+_CHANGE = _section(field={**_TEXT, "pattern": r"^[a-z_]+(\.[a-z_]+)*$"}, by=_TEXT, on=_TEXT)
+
 SCHEMA: Dict[str, Any] = {
     **_section(
         version={"const": 1},
-        source=_section(title=_TEXT, last_updated=_TEXT, updated_by=_TEXT),
+        source={
+            **_section(title=_TEXT, last_updated=_TEXT, updated_by=_TEXT, changed_by_staff={"type": "array", "items": _CHANGE}),
+            "required": ["title", "last_updated", "updated_by"],  # no change recorded: no list
+        },
         university=_section(name=_TEXT, short_name=_TEXT),
         contact=_section(
             office=_TEXT,
@@ -67,7 +74,26 @@ SCHEMA: Dict[str, Any] = {
 
 
 class FactsError(Exception):
-    """The facts file cannot be used; the message names the file, line and field."""
+    """The facts file cannot be used. The fields say where and what, for tools that explain it
+    (staff/check.py); the message says the same in one line, for the log.
+
+    `kind` is what went wrong: "unreadable", "yaml", "missing" (a required fact), "unexpected" (a
+    name the schema does not know), "malformed" (a value not in its form), "empty" (no value, or
+    not a text or list), "not_a_fact" (a changed_by_staff entry naming no fact) or "invalid". `key`
+    is the fact's name for "missing" and "unexpected".
+    """
+
+    def __init__(self, path: Path, problem: str, line: Optional[int] = None, field: Optional[str] = None,
+                 kind: str = "invalid", key: Optional[str] = None) -> None:
+        self.path, self.problem, self.line, self.field, self.kind, self.key = path, problem, line, field, kind, key
+        where = f": line {line}" if line else ""
+        what = f": field '{field}'" if field else ""
+        super().__init__(f"{path}{where}{what}: {problem}")
+
+
+# jsonschema's keyword for a broken rule -> FactsError.kind
+_KINDS = {"required": "missing", "additionalProperties": "unexpected", "pattern": "malformed",
+          "minLength": "empty", "minItems": "empty", "type": "empty"}
 
 
 @dataclass
@@ -92,12 +118,46 @@ def _line_of(doc: Any, path: List[Any]) -> Optional[int]:
 
 
 def _plain(node: Any) -> Any:
-    """ruamel's round-trip types turned into plain dicts, lists and strings."""
+    """ruamel's round-trip types turned into plain dicts, lists and strings (a date as 2026-12-01)."""
     if isinstance(node, dict):
         return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
+    if isinstance(node, datetime.date):
+        return node.isoformat()[:10]
     return node
+
+
+def _schema_error(path: Path, doc: Any, error: jsonschema.ValidationError) -> FactsError:
+    """The file's first schema violation, with its line, field, kind and the fact's name."""
+    keys = list(error.absolute_path)
+    kind = _KINDS.get(str(error.validator), "invalid")
+    key = None
+    if kind == "missing":
+        key = next(k for k in error.validator_value if k not in error.instance)
+    elif kind == "unexpected":
+        key = next(str(k) for k in error.instance if k not in error.schema.get("properties", {}))
+    field = ".".join(str(p) for p in keys) or "(top level)"
+    return FactsError(path, error.message, _line_of(doc, keys) or 1, field, kind, key)
+
+
+def has_fact(facts: Dict[str, Any], field: str) -> bool:
+    """Whether `field` (such as contact.phone) names a fact or a section of facts."""
+    node: Any = facts
+    for key in field.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _check_changes(path: Path, doc: Any, facts: Dict[str, Any]) -> None:
+    """Each fact recorded as changed by staff is one the file has."""
+    for i, change in enumerate(facts["source"].get("changed_by_staff", [])):
+        if not has_fact(facts, change["field"]) or change["field"].split(".")[0] in ("version", "source"):
+            keys = ["source", "changed_by_staff", i, "field"]
+            raise FactsError(path, f"'{change['field']}' is not a fact in this file", _line_of(doc, keys) or 1,
+                             f"source.changed_by_staff.{i}.field", "not_a_fact")
 
 
 def parse(path: Path) -> Dict[str, Any]:
@@ -106,16 +166,14 @@ def parse(path: Path) -> Dict[str, Any]:
         doc = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        where = f"line {mark.line + 1}" if mark else "unknown line"
-        raise FactsError(f"{path}: {where}: not valid YAML: {e.problem or e.context}") from e
+        raise FactsError(path, f"not valid YAML: {e.problem or e.context}", mark.line + 1 if mark else None, kind="yaml") from e
     except (OSError, UnicodeDecodeError) as e:
-        raise FactsError(f"{path}: cannot be read: {e}") from e
+        raise FactsError(path, f"cannot be read: {e}", kind="unreadable") from e
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(SCHEMA).iter_errors(_plain(doc)))
     if error is not None:
-        field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        line = _line_of(doc, list(error.absolute_path))
-        raise FactsError(f"{path}: line {line or 1}: field '{field}': {error.message}")
+        raise _schema_error(path, doc, error)
     facts = _plain(doc)
+    _check_changes(path, doc, facts)
     facts["euroregional_center"]["founded"] = str(facts["euroregional_center"]["founded"])
     return facts
 
@@ -141,7 +199,7 @@ class FactsStore:
                 stamp = self._stamp()
             except OSError as e:
                 stamp = None
-                self._report(FactsError(f"{self.path}: cannot be read: {e}"), None)
+                self._report(FactsError(self.path, f"cannot be read: {e}", kind="unreadable"), None)
             if stamp is not None and (self._loaded is None or self._loaded.stamp != stamp) and stamp != self._failed_stamp:
                 try:
                     self._loaded = _Loaded(parse(self.path), stamp)
@@ -168,7 +226,7 @@ class FactsStore:
 
     def _load_last_good(self) -> _Loaded:
         if not self.last_good.exists():
-            raise FactsError(f"{self.path} is not usable and there is no last good copy at {self.last_good}")
+            raise FactsError(self.path, f"not usable, and there is no last good copy at {self.last_good}", kind="unreadable")
         return _Loaded(parse(self.last_good), (0.0, -1))
 
 

@@ -31,7 +31,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import free_port  # noqa: E402
+from scripts.assistant import free_port  # noqa: E402
 
 logger = logging.getLogger("bench")
 

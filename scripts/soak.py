@@ -25,7 +25,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.servers import Assistant  # noqa: E402
+from scripts.assistant import Assistant  # noqa: E402
 
 logger = logging.getLogger("soak")
 

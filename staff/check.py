@@ -186,7 +186,7 @@ class Project:
         try:
             facts = parse_facts(self.root / FACTS)
         except FactsError as e:
-            self.problems.append(_facts_problem(str(e).replace(f"{self.root / FACTS}", str(FACTS), 1)))
+            self.problems.append(_facts_problem(e))
             return None, None
         return facts, YAML(typ="rt").load((self.root / FACTS).read_text(encoding="utf-8"))
 
@@ -260,25 +260,30 @@ def _yaml_problem(rel: Path, e: MarkedYAMLError) -> Problem:
     return Problem(rel, line, what + ".", fix)
 
 
-def _facts_problem(message: str) -> Problem:
-    """A FactsError ('file: line N: field ...: reason') told in plain words."""
-    m = re.match(r"(?P<file>.+?): line (?P<line>\d+): (?P<rest>.*)$", message, re.S)
-    if not m:
-        return Problem(FACTS, 1, message, "Restore the file from the last version that worked (ask a developer).")
-    rest = m["rest"]
+def _facts_problem(error: FactsError) -> Problem:
+    """A FactsError told in plain words, at its line of data/facts.yml."""
+    what = f"field '{error.field}': {error.problem}" if error.field else error.problem
     fix = "Correct the value on this line; docs/STAFF.md shows what each fact should look like."
-    if rest.startswith("not valid YAML"):
+    if error.kind == "unreadable":
+        fix = "Restore the file from the last version that worked (ask a developer)."
+    elif error.kind == "yaml":
         fix = YAML_HELP
-    elif missing := re.search(r"'(\w+)' is a required property", rest):
-        rest = f"the fact '{missing[1]}' is missing ({rest})"
-        fix = f"Add the line `{missing[1]}: ...` back under this section, indented like its neighbours. Every fact the assistant uses must be there, even if its value is unchanged."
-    elif extra := re.search(r"\('(\w+)' was unexpected\)", rest):
-        fix = f"'{extra[1]}' is not a fact the assistant knows. Check its spelling against the other names in this section; a new kind of fact needs a developer."
-    elif "does not match" in rest:
-        fix = "Write it like the original: a phone or fax number such as +48 85 686 51 76 (digits, spaces, + ( ) -), an e-mail address such as name@umb.edu.pl."
-    elif "should be non-empty" in rest or "is too short" in rest or "is not of type" in rest:
+    elif error.kind == "missing":
+        what = f"the fact '{error.key}' is missing ({what})"
+        fix = (f"Add the line `{error.key}: ...` back under this section, indented like its neighbours. "
+               "Every fact the assistant uses must be there, even if its value is unchanged.")
+    elif error.kind == "unexpected":
+        fix = (f"'{error.key}' is not a fact the assistant knows. Check its spelling against the other names "
+               "in this section; a new kind of fact needs a developer.")
+    elif error.kind == "malformed":
+        fix = ("Write it like the original: a phone or fax number such as +48 85 686 51 76 (digits, spaces, "
+               "+ ( ) -), an e-mail address such as name@umb.edu.pl.")
+    elif error.kind == "empty":
         fix = "Give this fact a value (text after the colon, or at least one `- item` for a list)."
-    return Problem(Path(m["file"]), int(m["line"]), rest, fix)
+    elif error.kind == "not_a_fact":
+        fix = ("Write the place of the fact you changed as the file names it, section and name joined by a dot, "
+               "such as contact.phone or visiting_professors.home_institutions.")
+    return Problem(FACTS, error.line or 1, what, fix)
 
 
 def check_intents(p: Project) -> Iterator[Problem]:

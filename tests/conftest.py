@@ -1,19 +1,89 @@
-"""Shared fixtures: the trained model (made by `make test` before pytest runs)."""
+"""Shared fixtures: the trained model (made by `make test` before pytest runs) and the facts.
+
+Tests build every fact they expect from `facts` (data/facts.yml, read by the assistant's own
+parser) and write only the wording out, so that a fact changed as docs/STAFF.md describes keeps
+them green while a wrong answer still fails them (tests/test_fact_change.py).
+"""
 import asyncio
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator
 
 import pytest
 
+from actions.facts import parse
+
 if TYPE_CHECKING:
-    from tests.servers import Assistant
+    from scripts.assistant import Assistant
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "current.tar.gz"
+FACTS_FILE = ROOT / "data" / "facts.yml"
 
 os.chdir(ROOT)  # config and endpoints use paths relative to the project
+
+
+class Facts:
+    """The facts as attributes (`facts.contact.phone`); lists stay lists."""
+
+    def __init__(self, values: Dict[str, Any]) -> None:
+        self._values = values
+
+    @classmethod
+    def load(cls, path: Path = FACTS_FILE) -> "Facts":
+        return cls(parse(path))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self._values[name]
+        except KeyError:
+            raise AttributeError(f"no fact '{name}' here") from None
+        return Facts(value) if isinstance(value, dict) else value
+
+
+def listing(items: Iterable[str]) -> str:
+    """'a', 'a and b', 'a, b and c': how the answers list things."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def address(f: Facts) -> str:
+    a = f.contact.address
+    return f"{a.street}, {a.postcode} {a.city}, {a.country}"
+
+
+# Answers several test files expect, wording as in domain.yml, facts from the facts file.
+def phone_reply(f: Facts) -> str:
+    return f"The {f.contact.office}'s phone number is {f.contact.phone}."
+
+
+def fax_reply(f: Facts) -> str:
+    return f"The {f.contact.office}'s fax number is {f.contact.fax}."
+
+
+def email_reply(f: Facts) -> str:
+    return f"You can write to the {f.contact.office} at {f.contact.email}."
+
+
+def center_location_reply(f: Facts) -> str:
+    return f"The {f.euroregional_center.name} is located {f.euroregional_center.location}."
+
+
+def center_founded_reply(f: Facts) -> str:
+    c = f.euroregional_center
+    return f"The {c.name} was formed in {c.founded}, as a result of an agreement between {listing(c.founding_partners)}."
+
+
+def unavailable_reply(f: Facts) -> str:
+    return (f"Sorry, I can't answer that right now. Please try again in a moment, or contact the "
+            f"{f.contact.office}: {f.contact.email}, tel. {f.contact.phone}.")
+
+
+@pytest.fixture(scope="session")
+def facts() -> Facts:
+    """data/facts.yml as the assistant reads it."""
+    return Facts.load()
 
 
 @pytest.fixture(scope="session")
@@ -36,14 +106,14 @@ def agent():
 def workdir(tmp_path_factory) -> Path:
     """A test module's own folder, with its own copy of the facts (tests may edit it)."""
     path = tmp_path_factory.mktemp("assistant")
-    shutil.copy(ROOT / "data" / "facts.yml", path / "facts.yml")
+    shutil.copy(FACTS_FILE, path / "facts.yml")
     return path
 
 
 @pytest.fixture(scope="module")
 def assistant(workdir: Path) -> Iterator["Assistant"]:
     """Both servers, started by the run script, for the tests of one module."""
-    from tests.servers import Assistant
+    from scripts.assistant import Assistant
 
     a = Assistant(workdir, UMB_FACTS_FILE=str(workdir / "facts.yml")).start()
     yield a

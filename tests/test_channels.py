@@ -12,7 +12,8 @@ import yaml
 from channels.connectors import text_with_options
 from channels.settings import FORMATS, active_channels, channel_name, write_active_credentials
 from tests.conftest import ROOT
-from tests.servers import Assistant, with_env_file
+from scripts.assistant import Assistant
+from tests.servers import with_env_file
 
 APPS = {
     "telegram": "TELEGRAM_TOKEN", "slack": "SLACK_TOKEN", "facebook": "FACEBOOK_VERIFY_TOKEN",

@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 
-from tests.servers import Assistant, with_env_file
+from scripts.assistant import Assistant
+from tests.servers import with_env_file
 
 PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
 TOPICS = ["/ask_contact", "/ask_partnerships", "/ask_euroregional_center", "/ask_visiting_professors"]

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from rasa_addons.channels import MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, clean_text
 from tests.conftest import ROOT
 from tests.proxy import Proxy
-from tests.servers import Assistant
+from scripts.assistant import Assistant
 
 TOKEN = "test-api-token"
 ACTION_TOKEN = "test-action-token"

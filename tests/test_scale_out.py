@@ -18,7 +18,7 @@ import requests
 
 from tests.conftest import ROOT
 from tests.proxy import Proxy
-from tests.servers import Assistant
+from scripts.assistant import Assistant
 
 LOCATION = "The Euroregional Medical Center for Research and Education is located at the Medical University of Bialystok."
 FOUNDED = (

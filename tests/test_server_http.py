@@ -3,7 +3,7 @@ import time
 from pathlib import Path
 
 
-from tests.servers import Assistant
+from scripts.assistant import Assistant
 
 PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
 

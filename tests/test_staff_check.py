@@ -10,9 +10,7 @@ from typing import Tuple
 
 import pytest
 
-from tests.conftest import ROOT
-
-PHONE = '"+48 85 686 51 76"'
+from tests.conftest import ROOT, Facts
 
 
 @pytest.fixture
@@ -91,8 +89,8 @@ def test_unknown_intent_in_a_story(project: Path) -> None:
     assert "How to fix: Did you mean 'thank'? Correct the spelling" in out
 
 
-def test_missing_fact(project: Path) -> None:
-    edit(project / "data/facts.yml", '  fax: "+48 85 748 54 16"\n', "")
+def test_missing_fact(project: Path, facts: Facts) -> None:
+    edit(project / "data/facts.yml", f'  fax: "{facts.contact.fax}"\n', "")
     contact_line = next(i for i, l in enumerate((project / "data/facts.yml").read_text().splitlines(), 1) if l == "contact:")
     code, out = run_check(project)
     assert code == 1
@@ -100,12 +98,22 @@ def test_missing_fact(project: Path) -> None:
     assert "How to fix: Add the line `fax: ...` back under this section" in out
 
 
-def test_malformed_fact(project: Path) -> None:
-    line = edit(project / "data/facts.yml", "email: international@umb.edu.pl", "email: international at umb.edu.pl")
+def test_malformed_fact(project: Path, facts: Facts) -> None:
+    line = edit(project / "data/facts.yml", f"email: {facts.contact.email}", "email: international at umb.edu.pl")
     code, out = run_check(project)
     assert code == 1
     assert f"data/facts.yml, line {line}: field 'contact.email'" in out
     assert "an e-mail address such as name@umb.edu.pl" in out
+
+
+def test_change_record_naming_no_fact(project: Path) -> None:
+    line = edit(project / "data/facts.yml", "  changed_by_staff: []",
+                "  changed_by_staff:\n    - field: contact.telephone\n      by: Anna\n      on: 2026-12-01") + 1
+    code, out = run_check(project)
+    assert code == 1
+    assert (f"data/facts.yml, line {line}: field 'source.changed_by_staff.0.field': "
+            "'contact.telephone' is not a fact in this file") in out
+    assert "How to fix: Write the place of the fact you changed as the file names it" in out
 
 
 def test_duplicated_example(project: Path) -> None:
@@ -121,19 +129,20 @@ def test_duplicated_example(project: Path) -> None:
     assert "How to fix: Delete one of the two lines." in out
 
 
-def test_fact_in_a_response(project: Path) -> None:
-    line = edit(project / "domain.yml", "cooperating with UMB!", "cooperating with UMB! Call us on +48 85 686 51 76.")
+def test_fact_in_a_response(project: Path, facts: Facts) -> None:
+    line = edit(project / "domain.yml", "cooperating with UMB!", f"cooperating with UMB! Call us on {facts.contact.phone}.")
     code, out = run_check(project)
     assert code == 1
-    assert f"domain.yml, line {line}: the response 'utter_goodbye' contains '+48 85 686 51 76', a fact from data/facts.yml" in out
+    assert f"domain.yml, line {line}: the response 'utter_goodbye' contains '{facts.contact.phone}', a fact from data/facts.yml" in out
     assert "How to fix: Write {phone} instead" in out
 
 
-def test_fact_in_a_training_example(project: Path) -> None:
-    line = edit(project / "data/nlu/contact.yml", "    - contact info\n", "    - is international@umb.edu.pl your mail\n")
+def test_fact_in_a_training_example(project: Path, facts: Facts) -> None:
+    email = facts.contact.email
+    line = edit(project / "data/nlu/contact.yml", "    - contact info\n", f"    - is {email} your mail\n")
     code, out = run_check(project)
     assert code == 1
-    assert f"data/nlu/contact.yml, line {line}: the example 'is international@umb.edu.pl your mail' contains 'international@umb.edu.pl'" in out
+    assert f"data/nlu/contact.yml, line {line}: the example 'is {email} your mail' contains '{email}'" in out
     assert "How to fix: Write the question without it" in out
 
 
@@ -158,8 +167,9 @@ def test_new_intent_with_too_few_examples_and_no_rule(project: Path) -> None:
     assert "- rule: ask_erasmus" in out
 
 
-def test_new_partner_without_entity_names(project: Path) -> None:
-    line = edit(project / "data/facts.yml", "    - University of Pennsylvania\n", "    - University of Pennsylvania\n    - Karolinska Institutet\n") + 1
+def test_new_partner_without_entity_names(project: Path, facts: Facts) -> None:
+    last = f"    - {facts.visiting_professors.home_institutions[-1]}\n"
+    line = edit(project / "data/facts.yml", last, f"{last}    - Karolinska Institutet\n") + 1
     code, out = run_check(project)
     assert code == 1
     assert (f"data/facts.yml, line {line}: 'Karolinska Institutet' (visiting_professors.home_institutions) has no synonym list "

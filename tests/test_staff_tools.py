@@ -1,6 +1,6 @@
 """The staff commands that work on the running assistant and the trained model.
 
-- `make unanswered`: real conversations through both servers (tests/servers.py) into their own
+- `make unanswered`: real conversations through both servers (scripts/assistant.py) into their own
   tracker database, then the command's snippet is loaded with Rasa's own NLU loader; and a
   PostgreSQL store, given by URL, filled through Rasa's own SQLTrackerStore.
 - `make train`'s switch-over: the running server takes the model over `PUT /model`, no restart.
@@ -21,7 +21,7 @@ import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 
 from tests.conftest import MODEL, ROOT
-from tests.servers import Assistant
+from scripts.assistant import Assistant
 
 TOKEN = "staff-tools-test-token"
 SCOPE = "Sorry,"  # how both the out-of-scope and the not-understood answers begin

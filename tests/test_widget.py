@@ -13,7 +13,7 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import ROOT
-from tests.servers import Assistant
+from scripts.assistant import Assistant
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by the Makefile; Playwright downloads no browser
 CHROMIUM_ARGS = [

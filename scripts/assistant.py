@@ -1,0 +1,83 @@
+"""The whole assistant in the background: the run command (scripts/serve.py) on free ports.
+
+For what needs a real, running assistant and then stops it: the HTTP tests (tests/), the benchmark
+(bench/run.py) and the soak (scripts/soak.py). Each instance has its own ports and tracker database.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Assistant:
+    """Both servers on free ports, with their own tracker database; `env` overrides any setting."""
+
+    def __init__(self, workdir: Path, **env: str) -> None:
+        self.rasa_port, self.action_port = free_port(), free_port()
+        self.log = workdir / "servers.log"
+        self.env = {
+            **os.environ,
+            "RASA_PORT": str(self.rasa_port),
+            "ACTION_PORT": str(self.action_port),
+            "TRACKER_DB": str(workdir / "tracker.db"),
+            **env,
+        }
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def start(self, timeout: float = 180) -> "Assistant":
+        """Start both servers and wait until both answer; the log says why when they do not."""
+        log = open(self.log, "a")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "serve.py")],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"servers exited early:\n{self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url, timeout=2).ok and requests.get(
+                    f"http://127.0.0.1:{self.action_port}/health", timeout=2
+                ).ok:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"servers not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def say(self, sender: str, text: str) -> List[Dict]:
+        """POST one message to the REST channel; the bot's messages."""
+        r = requests.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def texts(self, sender: str, text: str) -> List[str]:
+        return [m.get("text", "") for m in self.say(sender, text)]
