@@ -64,10 +64,8 @@ class ActionAnswerContact(TopicAction):
     topic = "contact"
 
     def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        channels = entity_values(tracker, "contact_channel")
-        if "location" in entity_values(tracker, "aspect"):
-            channels.append("address")
-        return answers.contact(facts, channels)
+        channels = entity_values(tracker, "contact_channel") + entity_values(tracker, "aspect")
+        return answers.contact(facts, channels, entity_values(tracker, "detail"))
 
 
 class ActionAnswerPartnerships(TopicAction):
@@ -79,6 +77,7 @@ class ActionAnswerPartnerships(TopicAction):
             entity_values(tracker, "institution"),
             entity_values(tracker, "country"),
             entity_values(tracker, "aspect"),
+            entity_values(tracker, "detail"),
         )
 
 
@@ -86,21 +85,25 @@ class ActionAnswerEuroregionalCenter(TopicAction):
     topic = "euroregional_center"
 
     def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        return answers.euroregional_center(facts, entity_values(tracker, "aspect"))
+        return answers.euroregional_center(
+            facts, entity_values(tracker, "institution"), entity_values(tracker, "aspect"), entity_values(tracker, "detail")
+        )
 
 
 class ActionAnswerVisitingProfessors(TopicAction):
     topic = "visiting_professors"
 
     def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        return answers.visiting_professors(facts, entity_values(tracker, "aspect"))
+        return answers.visiting_professors(
+            facts, entity_values(tracker, "institution"), entity_values(tracker, "aspect"), entity_values(tracker, "detail")
+        )
 
 
 class ActionAnswerLastUpdate(TopicAction):
     topic = "last_update"
 
     def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        return answers.last_update(facts)
+        return answers.last_update(facts, entity_values(tracker, "detail"))
 
 
 # topic slot value -> the action that answers about it
@@ -108,20 +111,24 @@ TOPIC_ACTIONS: Dict[str, TopicAction] = {cls.topic: cls() for cls in TopicAction
 
 
 class ActionAnswerFollowup(Action):
-    """A question that names no topic ("when was it founded?") is about the last answer's topic."""
+    """A question that names no topic ("when was it founded?") is about the last answer's topic, or
+    about the one topic that has what it asks; with neither, the honest "I didn't understand"."""
 
     def name(self) -> Text:
         return "action_answer_followup"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        topic = tracker.get_slot("topic")
-        if topic not in TOPIC_ACTIONS:
-            dispatcher.utter_message(response="utter_ask_topic")
-            return []
         facts = _facts(dispatcher)
-        if facts is not None:
-            _send(dispatcher, TOPIC_ACTIONS[topic].answer(facts, tracker))
-        return []
+        if facts is None:
+            return []
+        topic = answers.topic_of(
+            tracker.get_slot("topic"), entity_values(tracker, "aspect"), entity_values(tracker, "contact_channel")
+        )
+        if topic not in TOPIC_ACTIONS:
+            dispatcher.utter_message(response="utter_not_understood", **answers.variables(facts))
+            return []
+        _send(dispatcher, TOPIC_ACTIONS[topic].answer(facts, tracker))
+        return [SlotSet("topic", topic)]
 
 
 class ActionExplainScope(Action):
@@ -136,5 +143,5 @@ class ActionExplainScope(Action):
             return []
         fallback = tracker.latest_message.get("intent", {}).get("name") == "nlu_fallback"
         response = "utter_not_understood" if fallback else "utter_out_of_scope"
-        dispatcher.utter_message(response=response, **answers.contact_vars(facts))
+        dispatcher.utter_message(response=response, **answers.variables(facts))
         return []

@@ -2,17 +2,73 @@
 
 Pure functions of (facts, what the user asked), so they are easy to test and to read. An answer is
 a list of (response name, template variables) pairs; the actions send them.
+
+A topic answers the aspects it has (the `aspect` entity: founding, location, funding, ...). An
+aspect the page does not give for that topic, or a detail it never gives (the `detail` entity:
+opening hours, director, deadlines, ...), gets that topic's honest "I don't know" with the office's
+contact details: never another topic's answer, never a guess.
 """
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 Answer = List[Tuple[str, Dict[str, str]]]
 
-# The aspects each topic can answer, in the order they are given when several are asked at once.
-CENTER_ASPECTS = ("founding", "location", "activities", "events")
-PROFESSOR_ASPECTS = ("audience", "programme", "funding", "count", "origin")
-CONTACT_CHANNELS = ("phone", "fax", "email", "address")
-# "Where are they from?" about the professors means their institutions, not a location.
-PROFESSOR_ALIASES = {"location": "origin"}
+# The placeholders the responses in domain.yml may use, and the fact each one is filled from.
+# The one map from facts to wording: `make check` (staff/check.py) reads it too.
+PLACEHOLDERS: Dict[str, str] = {
+    "university": "university.name",
+    "office": "contact.office",
+    "office_full_name": "contact.office_full_name",
+    "street": "contact.address.street",
+    "postcode": "contact.address.postcode",
+    "city": "contact.address.city",
+    "country": "contact.address.country",
+    "phone": "contact.phone",
+    "fax": "contact.fax",
+    "email": "contact.email",
+    "aim": "partnerships.aim",
+    "agreements": "partnerships.agreements",
+    "regions": "partnerships.regions",
+    "center_name": "euroregional_center.name",
+    "founded": "euroregional_center.founded",
+    "founding_partners": "euroregional_center.founding_partners",
+    "location": "euroregional_center.location",
+    "role": "euroregional_center.role",
+    "events": "euroregional_center.events",
+    "audience": "visiting_professors.audience",
+    "description": "visiting_professors.description",
+    "programme": "visiting_professors.programme",
+    "funders": "visiting_professors.funders",
+    "operational_programme": "visiting_professors.operational_programme",
+    "per_year": "visiting_professors.per_year",
+    "home_institutions": "visiting_professors.home_institutions",
+    "source_title": "source.title",
+    "last_updated": "source.last_updated",
+    "updated_by": "source.updated_by",
+}
+
+# The contact details that have an answer of their own, in the order they are given.
+CONTACT_CHANNELS = ("phone", "fax", "email", "address", "postcode")
+# Names of a contact detail that are answered by another's response.
+CONTACT_ALIASES = {"street": "address", "city": "address", "country": "address", "location": "address", "name": "office"}
+
+# For each topic: the aspect asked -> the response (suffix) that answers it, in answer order.
+# An aspect missing here is one the page does not give for that topic: "I don't know".
+TOPIC_ASPECTS: Dict[str, Dict[str, str]] = {
+    "euroregional_center": {
+        "founding": "founding", "partners": "founding", "agreements": "founding", "location": "location",
+        "activities": "activities", "audience": "activities", "events": "events",
+        "name": "overview", "count": "overview", "origin": "founding",
+    },
+    "visiting_professors": {
+        "audience": "audience", "description": "description", "programme": "programme", "name": "programme",
+        "funding": "funding", "count": "count", "origin": "origin", "location": "origin", "partners": "origin",
+        "activities": "overview",
+    },
+    "partnerships": {
+        "aim": "aim", "location": "overview", "origin": "overview", "partners": "overview", "agreements": "overview",
+        "name": "overview",
+    },
+}
 
 
 def join(items: Iterable[str]) -> str:
@@ -21,58 +77,34 @@ def join(items: Iterable[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def contact_vars(facts: Dict[str, Any]) -> Dict[str, str]:
-    """Everything about the office, for any response that tells where to write or call."""
-    c = facts["contact"]
-    return {
-        "office": c["office"],
-        "office_full_name": c["office_full_name"],
-        **c["address"],
-        "phone": c["phone"],
-        "fax": c["fax"],
-        "email": c["email"],
-    }
+def _fact(facts: Dict[str, Any], path: str) -> Any:
+    node: Any = facts
+    for key in path.split("."):
+        node = node[key]
+    return node
 
 
-def contact(facts: Dict[str, Any], channels: List[str]) -> Answer:
-    """One line per channel asked for; the full card when none (or the office itself) is asked."""
-    values = contact_vars(facts)
-    if "office" in channels:
+def variables(facts: Dict[str, Any]) -> Dict[str, str]:
+    """Every placeholder's value: lists read as the page lists them."""
+    values = {name: _fact(facts, path) for name, path in PLACEHOLDERS.items()}
+    return {name: join(v) if isinstance(v, list) else str(v) for name, v in values.items()}
+
+
+def dont_know(facts: Dict[str, Any], topic: str) -> Answer:
+    """The honest answer to a question about `topic` that the page does not answer."""
+    return [(f"utter_dont_know_{topic}", variables(facts))]
+
+
+def contact(facts: Dict[str, Any], channels: List[str], details: List[str]) -> Answer:
+    """One line per contact detail asked for; the full card when none (or the office itself) is asked."""
+    values = variables(facts)
+    if details:
+        return dont_know(facts, "contact")
+    asked = {CONTACT_ALIASES.get(c, c) for c in channels}
+    if "office" in asked:
         return [("utter_contact_partnership_requests", values)]
-    asked = [c for c in CONTACT_CHANNELS if c in channels]
-    if not asked:
-        return [("utter_contact_card", values)]
-    return [(f"utter_contact_{c}", values) for c in asked]
-
-
-def _partnership_vars(facts: Dict[str, Any]) -> Dict[str, str]:
-    p = facts["partnerships"]
-    return {**contact_vars(facts), "aim": p["aim"], "agreements": p["agreements"], "regions": join(p["regions"])}
-
-
-def _center_vars(facts: Dict[str, Any]) -> Dict[str, str]:
-    c = facts["euroregional_center"]
-    return {
-        "center_name": c["name"],
-        "founded": c["founded"],
-        "founding_partners": join(c["founding_partners"]),
-        "location": c["location"],
-        "role": c["role"],
-        "events": join(c["events"]),
-    }
-
-
-def _professor_vars(facts: Dict[str, Any]) -> Dict[str, str]:
-    v = facts["visiting_professors"]
-    return {
-        "audience": v["audience"],
-        "description": v["description"],
-        "programme": v["programme"],
-        "funders": join(v["funders"]),
-        "operational_programme": v["operational_programme"],
-        "per_year": v["per_year"],
-        "home_institutions": join(v["home_institutions"]),
-    }
+    answer = [(f"utter_contact_{c}", values) for c in CONTACT_CHANNELS if c in asked]
+    return answer or [("utter_contact_card", values)]
 
 
 def _find(name: str, names: Iterable[str]) -> Optional[str]:
@@ -80,44 +112,67 @@ def _find(name: str, names: Iterable[str]) -> Optional[str]:
     return next((n for n in names if n.lower() == name.lower()), None)
 
 
-def partnerships(facts: Dict[str, Any], institutions: List[str], regions: List[str], aspects: List[str]) -> Answer:
-    """What the page says about the partners asked for; honest 'I don't know' for the rest."""
-    values = _partnership_vars(facts)
+def institutions(facts: Dict[str, Any], names: List[str]) -> Answer:
+    """What the page says of each institution named: a founder of the center, or a home of visiting professors."""
+    values = variables(facts)
     answer: Answer = []
-    for name in institutions:
+    for name in names:
         partner = _find(name, facts["euroregional_center"]["founding_partners"])
         visitor = _find(name, facts["visiting_professors"]["home_institutions"])
         if partner:
-            answer.append(("utter_partnerships_center_partner", {**_center_vars(facts), "institution": partner}))
+            answer.append(("utter_partnerships_center_partner", {**values, "institution": partner}))
         elif visitor:
             answer.append(("utter_partnerships_visiting_institution", {**values, "institution": visitor}))
+    return answer
+
+
+def topic_of(current: Optional[str], aspects: List[str], channels: List[str]) -> Optional[str]:
+    """The topic a follow-up is about: the current one, unless what it asks is something only
+    another topic has ("how many summer universities?" after the office's phone number)."""
+    if channels and not aspects:
+        return "contact"
+    if current in TOPIC_ASPECTS and any(a in TOPIC_ASPECTS[current] for a in aspects):
+        return current
+    owners = [t for t, known in TOPIC_ASPECTS.items() if aspects and all(a in known for a in aspects)]
+    return owners[0] if len(owners) == 1 else current
+
+
+def by_aspect(facts: Dict[str, Any], topic: str, aspects: List[str], details: List[str]) -> Answer:
+    """The answers for the aspects asked about `topic`; its overview when none is named."""
+    if details:
+        return dont_know(facts, topic)
+    known = TOPIC_ASPECTS[topic]
+    if aspects and not any(a in known for a in aspects):
+        return dont_know(facts, topic)
+    asked = list(dict.fromkeys(known[a] for a in aspects if a in known))
+    if "overview" in asked:
+        asked = ["overview"]
+    values = variables(facts)
+    return [(f"utter_{topic}_{suffix}", values) for suffix in asked or ["overview"]]
+
+
+def partnerships(facts: Dict[str, Any], names: List[str], regions: List[str], aspects: List[str], details: List[str]) -> Answer:
+    """What the page says about the partners, institutions and regions asked for; honest 'I don't know' for the rest."""
+    answer = institutions(facts, names)
+    values = variables(facts)
     for name in regions:
         known = _find(name, facts["partnerships"]["regions"])
         if known:
             answer.append(("utter_partnerships_region", {**values, "region": known}))
         else:
             answer.append(("utter_partnerships_region_unknown", {**values, "region": name}))
-    if answer:
-        return answer
-    if "aim" in aspects:
-        return [("utter_partnerships_aim", values)]
-    return [("utter_partnerships_overview", values)]
+    return answer or by_aspect(facts, "partnerships", aspects, details)
 
 
-def _by_aspect(prefix: str, known: Tuple[str, ...], aspects: List[str], values: Dict[str, str]) -> Answer:
-    asked = [a for a in known if a in aspects]
-    return [(f"{prefix}_{a}", values) for a in asked] or [(f"{prefix}_overview", values)]
+def euroregional_center(facts: Dict[str, Any], names: List[str], aspects: List[str], details: List[str]) -> Answer:
+    return institutions(facts, names) or by_aspect(facts, "euroregional_center", aspects, details)
 
 
-def euroregional_center(facts: Dict[str, Any], aspects: List[str]) -> Answer:
-    return _by_aspect("utter_center", CENTER_ASPECTS, aspects, _center_vars(facts))
+def visiting_professors(facts: Dict[str, Any], names: List[str], aspects: List[str], details: List[str]) -> Answer:
+    return institutions(facts, names) or by_aspect(facts, "visiting_professors", aspects, details)
 
 
-def visiting_professors(facts: Dict[str, Any], aspects: List[str]) -> Answer:
-    aspects = [PROFESSOR_ALIASES.get(a, a) for a in aspects]
-    return _by_aspect("utter_professors", PROFESSOR_ASPECTS, aspects, _professor_vars(facts))
-
-
-def last_update(facts: Dict[str, Any]) -> Answer:
-    s = facts["source"]
-    return [("utter_last_update", {**contact_vars(facts), "source_title": s["title"], "last_updated": s["last_updated"]})]
+def last_update(facts: Dict[str, Any], details: List[str]) -> Answer:
+    if details:
+        return dont_know(facts, "last_update")
+    return [("utter_last_update", variables(facts))]

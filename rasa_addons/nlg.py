@@ -15,7 +15,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.answers import contact_vars
+from actions.answers import variables
 from actions.facts import FACTS_PATH, FactsError, FactsStore
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class OfficeNLG(TemplatedNaturalLanguageGenerator):
 
     def contact(self) -> Dict[str, str]:
         try:
-            return contact_vars(self.facts.get())
+            return variables(self.facts.get())
         except FactsError as e:
             logger.error("No office contact details for the responses: %s", e)
             return {}

@@ -25,6 +25,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from actions.answers import PLACEHOLDERS
 from actions.facts import FactsError, _line_of, parse as parse_facts
 from staff import setup_logging
 
@@ -45,22 +46,13 @@ ENTITY_FACTS = {
     "institution": ("euroregional_center.founding_partners", "visiting_professors.home_institutions"),
     "country": ("partnerships.regions",),
 }
-# Facts that must never be copied into a response, with the placeholder that the actions fill in.
-RESPONSE_FACTS = {
-    "contact.phone": "phone",
-    "contact.fax": "fax",
-    "contact.email": "email",
-    "contact.address.street": "street",
-    "contact.address.postcode": "postcode",
-    "source.last_updated": "last_updated",
-    "euroregional_center.founded": "founded",
-    "euroregional_center.founding_partners": "founding_partners",
-    "visiting_professors.home_institutions": "home_institutions",
-    "visiting_professors.funders": "funders",
-    "visiting_professors.operational_programme": "operational_programme",
-    "visiting_professors.programme": "programme",
-    "visiting_professors.per_year": "per_year",
-}
+# Facts that must never be copied into a response (the others are words that wording may share,
+# such as the city); actions.answers.PLACEHOLDERS names the placeholder that the actions fill in.
+RESPONSE_FACTS = tuple(PLACEHOLDERS[name] for name in (
+    "phone", "fax", "email", "street", "postcode", "last_updated", "founded", "founding_partners",
+    "home_institutions", "funders", "operational_programme", "programme", "per_year",
+))
+PLACEHOLDER_OF = {path: name for name, path in PLACEHOLDERS.items()}
 # Facts that must never be copied into a training example (names are fine there: users type them).
 EXAMPLE_FACTS = (
     "contact.phone", "contact.fax", "contact.email", "contact.address.street", "contact.address.postcode",
@@ -418,10 +410,10 @@ def check_facts_copied(p: Project) -> Iterator[Problem]:
     for name, variants in p.responses().items():
         for variant in variants or []:
             if isinstance(variant, CommentedMap) and isinstance(variant.get("text"), str):
-                for path, value, keys in found(list(RESPONSE_FACTS), variant["text"]):
+                for path, value, keys in found(RESPONSE_FACTS, variant["text"]):
                     yield Problem(DOMAIN, variant.lc.key("text")[0] + 1,
                                   f"the response '{name}' contains '{value}', a fact from {FACTS} (line {p.fact_line(keys)}).",
-                                  f"Write {{{RESPONSE_FACTS[path]}}} instead: the assistant fills it in from {FACTS}, so the answer stays right when the fact changes. "
+                                  f"Write {{{PLACEHOLDER_OF[path]}}} instead: the assistant fills it in from {FACTS}, so the answer stays right when the fact changes. "
                                   "This works in responses sent by the assistant's actions; for one sent directly by a rule, ask a developer.")
     for ex in p.examples():
         for path, value, keys in found(EXAMPLE_FACTS, replace_entities(ex.text)):

@@ -1,0 +1,273 @@
+"""End-to-end answer evaluation: blind conversations played through the trained assistant, each
+turn judged on its reply (the words it must and must not contain), not on the intent.
+
+The sets (tests/eval/) were written blind from the source page. A fact in them is written as a
+placeholder of the facts file (`{contact.phone}`, `{visiting_professors.home_institutions.0}`), so
+they follow `data/facts.yml` when staff change a fact; `--templatize FILE` turns the literal facts
+of a newly written set into placeholders.
+
+A turn expects one of:
+- `answer`: every `must_contain` entry (a string, or a list of alternatives) is in the reply and no
+  `must_not_contain` entry is;
+- `dont_know`: the honest reply: it says it does not know (DONT_KNOW) and gives the office's e-mail;
+- `smalltalk`: any reply that is neither empty nor a refusal.
+Matching ignores case. Out-of-scope sets (`messages:` with `text` and `kind`) expect `dont_know`.
+
+Usage: python -m staff.conversations [--model FILE] SET.yml ...  |  --templatize SET.yml
+"""
+import argparse
+import asyncio
+import logging
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import requests
+from rasa.utils.log_utils import configure_structlog
+from ruamel.yaml import YAML
+
+from actions.facts import FACTS_PATH, parse as parse_facts
+from staff import setup_logging
+
+logger = logging.getLogger("staff.conversations")
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "current.tar.gz"
+# Every honest "not on the page" reply says this (domain.yml); a refusal of a topic question is one.
+DONT_KNOW = "don't know"
+PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_0-9]+)+)\}")
+
+
+@dataclass
+class Turn:
+    user: str
+    expect: str = "answer"
+    must_contain: List[List[str]] = field(default_factory=list)
+    must_not_contain: List[str] = field(default_factory=list)
+    # the facts section the expected answer comes from (its first placeholder), for the report
+    topic: str = "other"
+
+
+@dataclass
+class Conversation:
+    id: str
+    kind: str
+    turns: List[Turn]
+
+
+def _lookup(facts: Dict[str, Any], path: str) -> str:
+    node: Any = facts
+    for key in path.split("."):
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return str(node)
+
+
+def fill(text: str, facts: Dict[str, Any]) -> str:
+    """`{contact.phone}` -> the phone in the facts file."""
+    return PLACEHOLDER.sub(lambda m: _lookup(facts, m.group(1)), text)
+
+
+def _turn(raw: Dict[str, Any], facts: Dict[str, Any]) -> Turn:
+    must = [alts if isinstance(alts, list) else [alts] for alts in raw.get("must_contain") or []]
+    expect = raw.get("expect", "answer")
+    sections = [m.group(1).split(".")[0] for alts in must for a in alts for m in PLACEHOLDER.finditer(a)]
+    return Turn(
+        user=str(raw["user"]),
+        expect=expect,
+        must_contain=[[fill(a, facts) for a in alts] for alts in must],
+        must_not_contain=[fill(str(x), facts) for x in raw.get("must_not_contain") or []],
+        topic={"dont_know": "not on the page", "smalltalk": "small talk"}.get(expect, sections[0] if sections else "other"),
+    )
+
+
+def load(path: Path, facts: Dict[str, Any]) -> List[Conversation]:
+    """A conversation set, or an out-of-scope set as one-turn `dont_know` conversations."""
+    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    if "messages" in data:
+        return [Conversation(f"{path.stem}-{i + 1}", m["kind"], [Turn(str(m["text"]), "dont_know", topic="not on the page")])
+                for i, m in enumerate(data["messages"])]
+    return [Conversation(c["id"], c.get("kind", "single"), [_turn(t, facts) for t in c["turns"]]) for c in data["conversations"]]
+
+
+def _fact_values(facts: Dict[str, Any], prefix: str = "") -> Iterator[Tuple[str, str]]:
+    items = facts.items() if isinstance(facts, dict) else enumerate(facts)
+    for key, value in items:
+        path = f"{prefix}{key}"
+        if isinstance(value, (dict, list)):
+            yield from _fact_values(value, f"{path}.")
+        else:
+            yield path, str(value)
+
+
+def templatize(text: str, facts: Dict[str, Any]) -> str:
+    """A text whose whole value is a fact (any case) becomes that fact's placeholder."""
+    for path, value in _fact_values(facts):
+        if not path.startswith(("version", "source.title", "source.updated_by")) and text.strip().lower() == value.lower():
+            return "{" + path + "}"
+    return text
+
+
+def judge(turn: Turn, reply: str, email: str) -> Optional[str]:
+    """None if the reply is right for the turn, else what is wrong with it."""
+    low = reply.lower()
+    honest = DONT_KNOW in low and email.lower() in low
+    if not reply.strip():
+        return "no reply"
+    wrong = [x for x in turn.must_not_contain if x.lower() in low]
+    if wrong:
+        return f"must not say {wrong}"
+    if turn.expect == "dont_know":
+        return None if honest else "not the honest 'I don't know' reply"
+    if turn.expect == "smalltalk":
+        return "refused small talk" if honest else None
+    missing = [" | ".join(alts) for alts in turn.must_contain if not any(a.lower() in low for a in alts)]
+    return f"missing {missing}" if missing else None
+
+
+@dataclass
+class Result:
+    conversation: Conversation
+    replies: List[str]
+    problems: List[Optional[str]]
+
+    @property
+    def passed(self) -> bool:
+        return not any(self.problems)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ActionServer:
+    """The project's action server in a subprocess on a free loopback port, for an in-process agent."""
+
+    def __init__(self) -> None:
+        self.port, self.token = _free_port(), secrets.token_urlsafe(16)
+        self.proc: Optional[subprocess.Popen] = None
+
+    def __enter__(self) -> "ActionServer":
+        env = {**os.environ, "ACTION_SERVER_TOKEN": self.token, "ACTION_HOST": "127.0.0.1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(self.port)], cwd=ROOT, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("the action server did not start (python -m actions.server)")
+
+    def __exit__(self, *_: Any) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+def load_agent(model: Path, actions: ActionServer) -> Any:
+    """The trained assistant in-process, calling the action server and with the run's NLG."""
+    from rasa.core.agent import Agent
+    from rasa.utils.endpoints import EndpointConfig
+
+    return Agent.load(
+        str(model),
+        action_endpoint=EndpointConfig(f"http://127.0.0.1:{actions.port}/webhook", headers={"Authorization": f"Bearer {actions.token}"}),
+        generator=EndpointConfig(type="rasa_addons.nlg.OfficeNLG"),
+    )
+
+
+async def play(agent: Any, conversations: Sequence[Conversation], email: str) -> List[Result]:
+    """Each conversation with a sender of its own; each turn's messages joined into one reply."""
+    results = []
+    for number, conversation in enumerate(conversations):
+        replies, problems = [], []
+        sender = f"eval-{number}-{secrets.token_hex(4)}"
+        for turn in conversation.turns:
+            messages = await agent.handle_text(turn.user, sender_id=sender) or []
+            reply = "\n".join(m.get("text", "") for m in messages)
+            replies.append(reply)
+            problems.append(judge(turn, reply, email))
+        results.append(Result(conversation, replies, problems))
+    return results
+
+
+def rate(passed: int, total: int) -> str:
+    return f"{passed}/{total} ({passed / total:.1%})" if total else "0/0"
+
+
+def summary(name: str, results: Sequence[Result]) -> List[str]:
+    """Pass rates per set, per kind of conversation and per topic of turn; then what failed."""
+    kinds: Dict[str, List[bool]] = defaultdict(list)
+    topics: Dict[str, List[bool]] = defaultdict(list)
+    for r in results:
+        kinds[r.conversation.kind].append(r.passed)
+        for turn, problem in zip(r.conversation.turns, r.problems):
+            topics[turn.topic].append(problem is None)
+    turns = [ok for oks in topics.values() for ok in oks]
+    lines = [f"{name}: conversations {rate(sum(r.passed for r in results), len(results))}, turns {rate(sum(turns), len(turns))}"]
+    lines += [f"  kind {k}: {rate(sum(v), len(v))}" for k, v in sorted(kinds.items())]
+    lines += [f"  topic {k}: {rate(sum(v), len(v))}" for k, v in sorted(topics.items())]
+    failed = [r for r in results if not r.passed]
+    if failed:
+        lines.append("  failed:")
+    for r in failed:
+        for turn, reply, problem in zip(r.conversation.turns, r.replies, r.problems):
+            mark = f"    [{r.conversation.id}] " if problem else "      "
+            lines.append(f"{mark}{turn.user!r} -> {problem or 'ok'}" + (f": {reply[:160]!r}" if problem else ""))
+    return lines
+
+
+def refusal_rate(results: Sequence[Result]) -> Tuple[int, int]:
+    """(topic questions answered with the honest 'I don't know', topic questions)."""
+    asked = [(t, reply) for r in results for t, reply in zip(r.conversation.turns, r.replies) if t.expect == "answer"]
+    return sum(DONT_KNOW in reply.lower() for _, reply in asked), len(asked)
+
+
+def evaluate(sets: Sequence[Path], model: Path = MODEL) -> Dict[str, List[Result]]:
+    """Every set played through the trained assistant; results by set file name."""
+    facts = parse_facts(FACTS_PATH)
+    with ActionServer() as actions:
+        agent = load_agent(model, actions)
+        return {path.stem: asyncio.run(play(agent, load(path, facts), facts["contact"]["email"])) for path in sets}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    setup_logging()
+    logging.getLogger("rasa").setLevel(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", type=Path, nargs="+")
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--templatize", action="store_true", help="rewrite the sets' literal facts as placeholders")
+    args = parser.parse_args(argv)
+    if args.templatize:
+        facts = parse_facts(FACTS_PATH)
+        for path in args.sets:
+            yaml = YAML()
+            yaml.width = 200
+            data = yaml.load(path)
+            for c in data.get("conversations", []):
+                for t in c["turns"]:
+                    for key in (k for k in ("must_contain", "must_not_contain") if t.get(k)):
+                        t[key] = [[templatize(a, facts) for a in x] if isinstance(x, list) else templatize(x, facts) for x in t[key]]
+            yaml.dump(data, path)
+        return 0
+    for name, results in evaluate(args.sets, args.model).items():
+        logger.info("\n".join(summary(name, results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
