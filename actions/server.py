@@ -6,7 +6,7 @@ ACTION_HOST (default 127.0.0.1, loopback only) and, for every path except /healt
 header `Authorization: Bearer <ACTION_SERVER_TOKEN>`, which the Rasa server sends (endpoints.yml).
 The token matters where the two servers run on different hosts (deploy/).
 
-Usage: python -m rasa_addons.action_server --port 5055
+Usage: python -m actions.server --port 5055
 """
 import argparse
 import hmac
@@ -19,7 +19,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-logger = logging.getLogger("action_server")
+logger = logging.getLogger("actions.server")
 
 
 def build(token: str) -> Sanic:

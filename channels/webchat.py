@@ -3,8 +3,11 @@
 Two channels, both listed in credentials.yml:
 
 - `SocketIOChannel` is Rasa's socket.io channel with the checks every public channel has
-  (rasa_addons.channels.GuardedSocketIO: payload, length, Origin, replies when a service is down,
-  messages only in the session the client joined) and one fix: with python-socketio 5.10+,
+  (channels.guard: length, replies when a service is down), its own (a payload that is not an
+  object gets a bot message saying what is wrong; the Origin is checked against CORS_ORIGINS, as
+  browsers apply no CORS to websockets; a client may only send messages in the session it
+  joined, and session ids are 128 random bits, so nobody can guess their way into, or listen to,
+  another person's conversation), and one fix: with python-socketio 5.10+,
   `enter_room` is a coroutine that Rasa 3.6 does not await, so with `session_persistence` the
   browser never joined its session's room and received no answer (RasaHQ/rasa#13027). It also
   only accepts session ids that look like the ones it hands out, so a browser cannot take over
@@ -14,10 +17,11 @@ Two channels, both listed in credentials.yml:
   that a reloaded page shows the conversation so far.
 """
 import logging
+import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
@@ -25,7 +29,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from rasa_addons.channels import GuardedSocketIO
+from channels.guard import guard
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +43,43 @@ def valid_session_id(session_id: Any) -> bool:
     return isinstance(session_id, str) and SESSION_ID.fullmatch(session_id) is not None
 
 
-class SocketIOChannel(GuardedSocketIO, SocketIOInput):
+def socket_payload_problem(data: Any) -> Optional[str]:
+    """What is wrong with a socket.io `user_uttered` payload, or None."""
+    if not isinstance(data, dict):
+        return "send an object like {\"message\": \"...\", \"session_id\": \"...\"}."
+    if not isinstance(data.get("message", ""), str):
+        return "'message' must be a string."
+    if not isinstance(data.get("session_id", ""), str):
+        return "'session_id' must be a string."
+    if not isinstance(data.get("metadata", {}), dict):
+        return "'metadata' must be an object."
+    return None
+
+
+class SocketIOChannel(SocketIOInput):
     """Rasa's socket.io channel, guarded, with the browser really joining its session's room."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = super().blueprint(on_new_message)
+        bp = super().blueprint(guard(on_new_message))
         sio = self.sio
         namespace = self.namespace or "/"
+        inner = sio.handlers[namespace][self.user_message_evt]
+        origins = os.environ.get("CORS_ORIGINS", "").split()
+        if origins:
+            sio.eio.cors_allowed_origins = origins  # browsers apply no CORS to websockets: check Origin here
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: Text, data: Any = None) -> None:
+            problem = socket_payload_problem(data)
+            if not problem and self.session_persistence:
+                if data.get("session_id") not in sio.rooms(sid, namespace=namespace):
+                    problem = "send 'session_request' first, then the 'session_id' it confirms with each message."
+            if problem:
+                logger.info("Bad socket.io payload from %s refused: %s", sid, problem)
+                text = f"Sorry, I could not read that message: {problem}"
+                await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=namespace)
+                return
+            await inner(sid, data)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any) -> None:

@@ -6,7 +6,7 @@ Rasa wraps every tracker store in a FailSafeTrackerStore: when the database is d
 generic error, starts the user on a blank conversation and keeps the events in memory only, so the
 user would get an answer out of context and the turn would never reach the database. This
 subclass logs which store failed and records the failure for the message being handled
-(`failures()`), so the input channel (rasa_addons.channels) can answer "unavailable" with HTTP 503
+(`failures()`), so the input channel (channels.guard) can answer "unavailable" with HTTP 503
 instead. Storage is Rasa's own SQLTrackerStore (same table, same rows, same queries), with its
 ORM queries replaced by the same SQL prebuilt as SQLAlchemy Core statements: reading and writing a
 turn took about half the time (bench/store.py; README, "Speed"), where it had been 40 % of the

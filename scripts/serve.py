@@ -67,13 +67,14 @@ def api_args() -> List[str]:
 
 
 def commands() -> List[List[str]]:
-    rasa = str(Path(sys.executable).with_name("rasa"))
     env = os.environ
     return [
-        # loopback only, token required (rasa_addons/action_server.py)
-        [sys.executable, "-m", "rasa_addons.action_server", "--port", env["ACTION_PORT"]],
+        # loopback only, token required (actions/server.py)
+        [sys.executable, "-m", "actions.server", "--port", env["ACTION_PORT"]],
         [
-            rasa, "run",
+            # Rasa's `rasa run`, with the pinned version checked and the speed fixes and the action
+            # timeout applied first (rasa_addons/server.py)
+            sys.executable, "-m", "rasa_addons.server", "run",
             "--model", env["RASA_MODEL"],
             "--endpoints", env["RASA_ENDPOINTS"],
             "--credentials", env["RASA_CREDENTIALS"],

@@ -1,5 +1,7 @@
 """deploy/ agrees with the project's own configuration: ports, environment variables, stores."""
+import importlib.util
 import re
+from types import ModuleType
 from typing import Any, Dict, List
 
 import yaml
@@ -31,14 +33,16 @@ def env(c: Dict[str, Any]) -> Dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}
 
 
-def serve_defaults() -> Dict[str, str]:
-    """The run command's defaults (scripts/serve.py DEFAULTS)."""
-    import importlib.util
-
+def serve() -> ModuleType:
+    """The run command, scripts/serve.py (a script, not in a package)."""
     spec = importlib.util.spec_from_file_location("serve", SERVE)
-    serve = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(serve)
-    return serve.DEFAULTS
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def serve_defaults() -> Dict[str, str]:
+    return serve().DEFAULTS
 
 
 def test_every_variable_of_the_scaled_endpoints_is_set_for_rasa() -> None:
@@ -55,6 +59,16 @@ def test_rasa_runs_the_scaled_endpoints_with_the_api_behind_the_token() -> None:
     assert "--credentials=credentials.yml" in args
     assert "--enable-api" in args and "--auth-token=$(RASA_AUTH_TOKEN)" in args
     assert find("Deployment", "rasa")["spec"]["replicas"] >= 2
+
+
+def test_both_servers_start_as_under_make_run(monkeypatch) -> None:
+    """The manifests start the servers with the run command's entry points: the Rasa server with
+    the pinned-version check, speed fixes and action timeout (rasa_addons/server.py)."""
+    for variable in ("RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "CORS_ORIGINS", "ACTION_PORT", "RASA_PORT"):
+        monkeypatch.setenv(variable, "x")
+    actions, rasa = serve().commands()
+    assert ["python", *actions[1:3]] == container("actions")["command"] == ["python", "-m", "actions.server"]
+    assert ["python", *rasa[1:4]] == container("rasa")["command"] == ["python", "-m", "rasa_addons.server", "run"]
 
 
 def test_ports_agree() -> None:
@@ -102,4 +116,4 @@ def test_action_server_is_internal_and_only_rasa_may_call_it() -> None:
     policy = find("NetworkPolicy", "actions-from-rasa-only")["spec"]
     assert policy["podSelector"]["matchLabels"]["component"] == "actions"
     assert policy["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["component"] == "rasa"
-    assert container("actions")["command"] == ["python", "-m", "rasa_addons.action_server"]
+    assert container("actions")["command"] == ["python", "-m", "actions.server"]

@@ -1,0 +1,89 @@
+"""The one way to start the Rasa server: Rasa's own CLI, with this project's patches applied first.
+
+    python -m rasa_addons.server run <arguments of `rasa run`>
+
+used by `make run` (scripts/serve.py) and deploy/rasa.yaml. In this process, before `rasa run`:
+- it checks that the installed Rasa is the version pinned in requirements.lock: the patches replace
+  pieces of Rasa's own code and are tested against that version only;
+- it applies the speed fixes (rasa_addons.speedups);
+- it bounds the wait for a custom action to ACTION_TIMEOUT seconds (default 10): Rasa 3.6 waits
+  up to 5 minutes (a constant, not a setting), so a hung action server would cost the user minutes.
+
+Importing a module of this project never patches Rasa; only this entry point does, explicitly, so
+no server runs with the fixes by chance or without them by accident.
+"""
+import importlib.metadata
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import List, Mapping, Optional
+
+import rasa.core.actions.action
+
+from rasa_addons import speedups
+
+logger = logging.getLogger("rasa_addons.server")
+
+LOCK = Path(__file__).resolve().parent.parent / "requirements.lock"
+DEFAULT_ACTION_TIMEOUT = "10"
+
+
+class RasaVersionError(RuntimeError):
+    """The installed Rasa is not the one the patches were written and tested for."""
+
+
+def pinned_rasa(lock: Path = LOCK) -> str:
+    """The Rasa version requirements.lock pins."""
+    for line in lock.read_text().splitlines():
+        name, _, version = line.partition("==")
+        if name.strip().lower() == "rasa":
+            return version.split(";")[0].strip()
+    raise RasaVersionError(f"{lock} pins no version of rasa")
+
+
+def check_rasa_version(lock: Path = LOCK) -> str:
+    """The installed Rasa version, if it is the pinned one; RasaVersionError otherwise."""
+    installed, pinned = importlib.metadata.version("rasa"), pinned_rasa(lock)
+    if installed != pinned:
+        raise RasaVersionError(
+            f"Rasa {installed} is installed, but {lock.name} pins {pinned}: this project's patches to Rasa "
+            "are written and tested for that version only. Run `make setup` to install it."
+        )
+    return installed
+
+
+def limit_action_wait(seconds: float) -> None:
+    """How long Rasa waits for a custom action before giving up on it."""
+    rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT = seconds
+
+
+def prepare(env: Mapping[str, str] = os.environ, lock: Path = LOCK) -> str:
+    """Everything done before Rasa runs; what was done, in one line."""
+    version = check_rasa_version(lock)
+    speedups.apply()
+    seconds = float(env.get("ACTION_TIMEOUT") or DEFAULT_ACTION_TIMEOUT)
+    limit_action_wait(seconds)
+    return f"Rasa {version} (as pinned): speed fixes applied, custom actions bounded to {seconds:g} s"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args[:1] != ["run"]:
+        logger.error("Usage: python -m rasa_addons.server run <arguments of `rasa run`>")
+        return 2
+    try:
+        logger.info(prepare())
+    except RasaVersionError as e:
+        logger.error("%s", e)
+        return 1
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = ["rasa", *args]  # Rasa's CLI reads its arguments from there
+    rasa_main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
