@@ -1,9 +1,9 @@
-"""The custom actions, fed with what the trained NLU understood, give the exact page facts.
+"""The custom actions, fed with what the trained NLU understood, give the exact facts of data/facts.yml.
 
 Replies are rendered with Rasa's own response generator from domain.yml, so the asserted text is
 exactly what a user reads.
 """
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import pytest
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
@@ -13,7 +13,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Facts, address, center_founded_reply, center_location_reply, email_reply, fax_reply, listing, phone_reply
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 NLG = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
@@ -48,97 +48,91 @@ async def ask(agent, text: str, topic: Optional[str] = None) -> List[str]:
     return await render(dispatcher.messages)
 
 
+def card(f: Facts) -> str:
+    c = f.contact
+    return f"Address: {address(f)}\nPhone: {c.phone}\nFax: {c.fax}\nE-mail: {c.email}"
+
+
+def ask_the_office(f: Facts) -> str:
+    return f"{f.contact.email}, tel. {f.contact.phone}."
+
+
 @pytest.mark.parametrize(
     "question, answer",
     [
-        ("what is your phone number?", "The International Cooperation Office's phone number is +48 85 686 51 76."),
-        ("and the fax?", "The International Cooperation Office's fax number is +48 85 748 54 16."),
-        ("what's the email address?", "You can write to the International Cooperation Office at international@umb.edu.pl."),
-        ("what is your postal address?", "The International Cooperation Office's address is Jana Kilinskiego 1, 15-089 Bialystok, Poland."),
+        ("what is your phone number?", phone_reply),
+        ("and the fax?", fax_reply),
+        ("what's the email address?", email_reply),
+        ("what is your postal address?", lambda f: f"The {f.contact.office}'s address is {address(f)}."),
     ],
 )
-async def test_contact_channels(agent, question: str, answer: str) -> None:
-    assert await ask(agent, question) == [answer]
+async def test_contact_channels(agent, facts: Facts, question: str, answer: Callable[[Facts], str]) -> None:
+    assert await ask(agent, question) == [answer(facts)]
 
 
-async def test_contact_card_and_partnership_requests(agent) -> None:
-    card = (
-        "Address: Jana Kilinskiego 1, 15-089 Bialystok, Poland\nPhone: +48 85 686 51 76\n"
-        "Fax: +48 85 748 54 16\nE-mail: international@umb.edu.pl"
-    )
+async def test_contact_card_and_partnership_requests(agent, facts: Facts) -> None:
+    c = facts.contact
     assert await ask(agent, "how can I contact you?") == [
-        "You can reach the International Cooperation Office (Office for Science and International Cooperation):\n" + card
+        f"You can reach the {c.office} ({c.office_full_name}):\n" + card(facts)
     ]
     assert await ask(agent, "we want to start a bilateral cooperation - who do we talk to?") == [
         "If you are interested in discussing bilateral cooperation with the university, please contact the "
-        "Office for Science and International Cooperation at the International Cooperation Office:\n" + card
+        f"{c.office_full_name} at the {c.office}:\n" + card(facts)
     ]
 
 
-async def test_partners_named_on_the_page(agent) -> None:
-    [vilnius] = await ask(agent, "do you work with Vilnius?")
-    assert vilnius == (
-        "Yes. The Medical Division of University of Vilnius is one of the signatories of the 2003 agreement between "
-        "Medical University of Bialystok, Medical University of Grodno and Medical Division of University of Vilnius "
-        "that formed the Euroregional Medical Center for Research and Education."
-    )
-    [belarus] = await ask(agent, "any cooperation with Belarus?")
-    assert belarus.startswith("Yes. The Medical University of Grodno is one of the signatories of the 2003 agreement")
+async def test_partners_named_on_the_page(agent, facts: Facts) -> None:
+    center = facts.euroregional_center
+    vilnius, grodno = center.founding_partners[2], center.founding_partners[1]
+    signatory = f"is one of the signatories of the {center.founded} agreement between {listing(center.founding_partners)}"
+    assert await ask(agent, "do you work with Vilnius?") == [f"Yes. The {vilnius} {signatory} that formed the {center.name}."]
+    assert await ask(agent, "any cooperation with Belarus?") == [f"Yes. The {grodno} {signatory} that formed the {center.name}."]
     [harvard] = await ask(agent, "do you cooperate with Harvard?")
-    assert harvard.startswith("The page I answer from names the Harvard Medical School as one of the institutions")
-    assert "does not say whether there is a bilateral agreement" in harvard
+    assert harvard.startswith(f"Yes: the page I answer from names the {facts.visiting_professors.home_institutions[2]} as one of the institutions")
+    assert "Whether there is a bilateral agreement with it I don't know" in harvard
 
 
-async def test_regions_known_and_unknown(agent) -> None:
+async def test_regions_known_and_unknown(agent, facts: Facts) -> None:
+    p = facts.partnerships
     assert await ask(agent, "any partners in Japan?") == [
-        "Yes. The university has signed bilateral agreements on cooperation and scientific exchange with institutions "
-        "in Europe, the U.S. and Japan, so Japan is among them. The page I answer from does not name the institutions "
-        "there; the International Cooperation Office can tell you more: international@umb.edu.pl, tel. +48 85 686 51 76."
+        f"Yes. The university has signed {p.agreements} with institutions in {listing(p.regions)}, so Japan is among them. "
+        f"Which institutions there I don't know: the page I answer from does not name them. The {facts.contact.office} "
+        f"can tell you more: {ask_the_office(facts)}"
     ]
     assert await ask(agent, "partners in Germany?") == [
         "I don't know: the page I answer from does not say whether the university has a partner in Germany. It mentions "
-        "bilateral agreements on cooperation and scientific exchange with institutions in Europe, the U.S. and Japan. "
-        "Please ask the International Cooperation Office: international@umb.edu.pl, tel. +48 85 686 51 76."
+        f"{p.agreements} with institutions in {listing(p.regions)}. Please ask the {facts.contact.office}: {ask_the_office(facts)}"
     ]
 
 
-async def test_euroregional_center_and_followups(agent) -> None:
-    [overview] = await ask(agent, "tell me about the Euroregional center")
-    assert overview == (
-        "The Euroregional Medical Center for Research and Education was formed in 2003 as a result of an agreement "
-        "between Medical University of Bialystok, Medical University of Grodno and Medical Division of University of "
-        "Vilnius. It is located at the Medical University of Bialystok. It serves as a coordinator and a source of "
-        "information crucial for exchanging experience and cooperating in the field of medical sciences, and also for "
-        "educating and training doctors and students in all three associated medical universities. Under its patronage, two summer "
-        "universities and several international conferences on the latest medical science achievements have been organised."
-    )
-    assert await ask(agent, "when was it founded?", topic="euroregional_center") == [
-        "The Euroregional Medical Center for Research and Education was formed in 2003, as a result of an agreement "
-        "between Medical University of Bialystok, Medical University of Grodno and Medical Division of University of Vilnius."
+async def test_euroregional_center_and_followups(agent, facts: Facts) -> None:
+    c = facts.euroregional_center
+    assert await ask(agent, "tell me about the Euroregional center") == [
+        f"The {c.name} was formed in {c.founded} as a result of an agreement between {listing(c.founding_partners)}. "
+        f"It is located {c.location}. It {c.role}. Under its patronage, {listing(c.events)} have been organised."
     ]
-    assert await ask(agent, "where is it?", topic="euroregional_center") == [
-        "The Euroregional Medical Center for Research and Education is located at the Medical University of Bialystok."
-    ]
+    assert await ask(agent, "when was it founded?", topic="euroregional_center") == [center_founded_reply(facts)]
+    assert await ask(agent, "where is it?", topic="euroregional_center") == [center_location_reply(facts)]
 
 
-async def test_visiting_professors(agent) -> None:
+async def test_visiting_professors(agent, facts: Facts) -> None:
+    v = facts.visiting_professors
     assert await ask(agent, "who finances the visiting professors?") == [
-        "The programme \"High quality of training is a key to the development of the Medical University of Bialystok\" "
-        "is financed by the European Social Fund and Poland's national budget within the Human Capital Operational Programme."
+        f"The programme \"{v.programme}\" is financed by {listing(v.funders)} within the {v.operational_programme}."
     ]
     assert await ask(agent, "how many professors visit each year?") == [
-        "Every year the university hosts over 10 distinguished visiting professors."
+        f"Every year the university hosts {v.per_year} distinguished visiting professors."
     ]
     assert await ask(agent, "where do they come from?", topic="visiting_professors") == [
-        "The visiting professors come from institutions such as Mayo Clinic, National Institute of Health in Bethesda, "
-        "Harvard Medical School and University of Pennsylvania."
+        f"The visiting professors come from institutions such as {listing(v.home_institutions)}."
     ]
 
 
-async def test_last_update(agent) -> None:
+async def test_last_update(agent, facts: Facts) -> None:
+    s = facts.source
     assert await ask(agent, "how up to date is this information?") == [
-        "My answers come from the university's International Cooperation page, last updated on 03.07.2019. For anything "
-        "newer, please ask the International Cooperation Office: international@umb.edu.pl, tel. +48 85 686 51 76."
+        f"My answers come from the university's {s.title} page, last updated on {s.last_updated} by {s.updated_by}. "
+        f"For anything newer, please ask the {facts.contact.office}: {ask_the_office(facts)}"
     ]
 
 
@@ -147,7 +141,7 @@ async def test_followup_without_topic_asks_which_topic(agent) -> None:
 
 
 @pytest.mark.parametrize("question", ["what's the weather tomorrow?", "how do I apply for admission?", "tell me a joke"])
-async def test_out_of_scope_points_to_the_office(agent, question: str) -> None:
+async def test_out_of_scope_points_to_the_office(agent, facts: Facts, question: str) -> None:
     [reply] = await ask(agent, question)
-    assert reply.startswith("Sorry, I can only help with the international cooperation of the Medical University of Bialystok")
-    assert "international@umb.edu.pl" in reply and "+48 85 686 51 76" in reply
+    assert reply.startswith("Sorry, I don't know that: I answer only from the university's International Cooperation page")
+    assert reply.endswith(f"For anything else, you can write to {facts.contact.email} or call {facts.contact.phone}.")

@@ -11,8 +11,8 @@ import yaml
 
 from channels.connectors import text_with_options
 from channels.settings import FORMATS, active_channels, channel_name, write_active_credentials
-from tests.conftest import ROOT
 from scripts.assistant import Assistant
+from tests.conftest import ROOT, Facts, phone_reply
 from tests.servers import with_env_file
 
 APPS = {
@@ -25,7 +25,6 @@ TELEGRAM = {
     "TELEGRAM_BOT_USERNAME": "umb_cooperation_bot",
     "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/webhooks/telegram/webhook",
 }
-PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
 
 
 def load_template() -> dict:
@@ -196,7 +195,7 @@ def bare(tmp_path_factory):
     assistant.stop()
 
 
-def test_no_secrets_gives_rest_and_socketio_only(bare: Assistant) -> None:
+def test_no_secrets_gives_rest_and_socketio_only(bare: Assistant, facts: Facts) -> None:
     log = bare.log.read_text()
     for app, variable in APPS.items():
         assert f"channels INFO {app}: disabled, {variable} not set" in log
@@ -204,4 +203,4 @@ def test_no_secrets_gives_rest_and_socketio_only(bare: Assistant) -> None:
         assert requests.get(f"{bare.url}/webhooks/{app}/", timeout=10).status_code == 404, app
     assert requests.get(f"{bare.url}/webhooks/rest/", timeout=10).json() == {"status": "ok"}
     assert requests.get(f"{bare.url}/socket.io/?EIO=4&transport=polling", timeout=10).status_code == 200
-    assert bare.texts("no-secrets", "what is your phone number?") == [PHONE]
+    assert bare.texts("no-secrets", "what is your phone number?") == [phone_reply(facts)]

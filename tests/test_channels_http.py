@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from scripts.assistant import Assistant
+from tests.conftest import Facts, phone_reply
 from tests.servers import with_env_file
 
-PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
 TOPICS = ["/ask_contact", "/ask_partnerships", "/ask_euroregional_center", "/ask_visiting_professors"]
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SLACK_SECRET = "8f742231b10e8888abcd99abcdef85a5"
@@ -159,17 +159,17 @@ def test_telegram_registers_its_webhook_at_start(assistant: Assistant, platforms
     assert call["body"]["url"] == "https://assistant.example.org/webhooks/telegram/webhook"
 
 
-def test_telegram_message_gets_the_answer(assistant: Assistant, platforms: FakePlatforms) -> None:
+def test_telegram_message_gets_the_answer(assistant: Assistant, platforms: FakePlatforms, facts: Facts) -> None:
     chat = {"id": 4242, "type": "private"}
     message = {"message_id": 1, "date": 0, "chat": chat, "from": {"id": 4242, "is_bot": False, "first_name": "Ana"},
                "text": "what is your phone number?"}
     assert telegram_update({"message": message}, assistant).text == "success"
     [reply] = platforms.made(sent_to(4242))
     assert reply["path"] == f"/telegram/bot{TELEGRAM_TOKEN}/sendMessage"
-    assert reply["body"]["text"] == PHONE
+    assert reply["body"]["text"] == phone_reply(facts)
 
 
-def test_telegram_quick_replies_are_inline_buttons(assistant: Assistant, platforms: FakePlatforms) -> None:
+def test_telegram_quick_replies_are_inline_buttons(assistant: Assistant, platforms: FakePlatforms, facts: Facts) -> None:
     chat = {"id": 4343, "type": "private"}
     message = {"message_id": 1, "date": 0, "chat": chat, "text": "what can you do?"}
     telegram_update({"message": message}, assistant)
@@ -181,7 +181,7 @@ def test_telegram_quick_replies_are_inline_buttons(assistant: Assistant, platfor
     press = {"id": "cb1", "from": {"id": 4343, "is_bot": False, "first_name": "Ana"}, "chat_instance": "c",
              "data": "/ask_contact", "message": {**message, "message_id": 2}}
     telegram_update({"callback_query": press}, assistant)
-    assert platforms.made(sent_to(4343))[-1]["body"]["text"].startswith("You can reach the International Cooperation Office")
+    assert platforms.made(sent_to(4343))[-1]["body"]["text"].startswith(f"You can reach the {facts.contact.office}")
 
 
 # Slack ------------------------------------------------------------------------------------------
@@ -204,11 +204,11 @@ def posted_to(channel: str) -> Callable[[Dict[str, Any]], bool]:
     return lambda c: c["path"] == "/slack/api/chat.postMessage" and c["body"].get("channel") == channel
 
 
-def test_slack_signed_event_is_answered(assistant: Assistant, platforms: FakePlatforms) -> None:
+def test_slack_signed_event_is_answered(assistant: Assistant, platforms: FakePlatforms, facts: Facts) -> None:
     response = slack_post(assistant, slack_message("D0SIGNED", "what is your phone number?"), "application/json")
     assert response.status_code == 200
     reply = platforms.wait_for(posted_to("D0SIGNED"))
-    assert reply["body"]["text"] == PHONE
+    assert reply["body"]["text"] == phone_reply(facts)
     assert reply["headers"]["Authorization"] == "Bearer xoxb-1234-5678-test"
 
 
@@ -226,7 +226,7 @@ def test_slack_bad_signature_or_stale_timestamp_is_refused(assistant: Assistant,
     assert not platforms.made(posted_to("D0FORGED")) and not platforms.made(posted_to("D0STALE"))
 
 
-def test_slack_quick_replies_are_buttons(assistant: Assistant, platforms: FakePlatforms) -> None:
+def test_slack_quick_replies_are_buttons(assistant: Assistant, platforms: FakePlatforms, facts: Facts) -> None:
     slack_post(assistant, slack_message("D0BUTTONS", "what can you do?"), "application/json")
     offer = platforms.wait_for(posted_to("D0BUTTONS"))
     [_, actions] = offer["body"]["blocks"]
@@ -237,7 +237,7 @@ def test_slack_quick_replies_are_buttons(assistant: Assistant, platforms: FakePl
     form = urlencode({"payload": json.dumps(click)}).encode()
     assert slack_post(assistant, form, "application/x-www-form-urlencoded").status_code == 200
     answer = platforms.wait_for(lambda c: posted_to("D0BUTTONS")(c) and "blocks" not in c["body"])
-    assert answer["body"]["text"].startswith("You can reach the International Cooperation Office")
+    assert answer["body"]["text"].startswith(f"You can reach the {facts.contact.office}")
 
 
 # Facebook Messenger -----------------------------------------------------------------------------
@@ -266,30 +266,30 @@ def messages_to(sender: str) -> Callable[[Dict[str, Any]], bool]:
         and "message" in c["body"]
 
 
-def test_facebook_bad_signature_is_refused_and_a_signed_message_answered(assistant: Assistant, platforms: FakePlatforms) -> None:
+def test_facebook_bad_signature_is_refused_and_a_signed_message_answered(assistant: Assistant, platforms: FakePlatforms, facts: Facts) -> None:
     refused = facebook_post(assistant, "fb-forged", {"text": "what is your phone number?"}, secret="f" * 32)
     assert (refused.status_code, refused.text) == (403, "not validated")
     assert facebook_post(assistant, "fb-signed", {"text": "what is your phone number?"}).text == "success"
     [reply] = platforms.made(messages_to("fb-signed"))
-    assert reply["body"]["message"] == {"text": PHONE}
+    assert reply["body"]["message"] == {"text": phone_reply(facts)}
     assert not platforms.made(lambda c: c["path"].startswith("/facebook") and "fb-forged" in json.dumps(c["body"]))
 
 
-def test_facebook_four_topics_become_quick_replies(assistant: Assistant, platforms: FakePlatforms) -> None:
+def test_facebook_four_topics_become_quick_replies(assistant: Assistant, platforms: FakePlatforms, facts: Facts) -> None:
     facebook_post(assistant, "fb-help", {"text": "what can you do?"})
     [offer] = platforms.made(messages_to("fb-help"))
     assert [q["payload"] for q in offer["body"]["message"]["quick_replies"]] == TOPICS
     facebook_post(assistant, "fb-help", {"text": "Contact the office", "quick_reply": {"payload": "/ask_contact"}})
     answer = platforms.made(messages_to("fb-help"))[-1]
-    assert answer["body"]["message"]["text"].startswith("You can reach the International Cooperation Office")
+    assert answer["body"]["message"]["text"].startswith(f"You can reach the {facts.contact.office}")
 
 
 # Mattermost -------------------------------------------------------------------------------------
 
 
-def test_mattermost_message_gets_the_answer(assistant: Assistant, platforms: FakePlatforms) -> None:
+def test_mattermost_message_gets_the_answer(assistant: Assistant, platforms: FakePlatforms, facts: Facts) -> None:
     outgoing = {"trigger_word": "@umb", "text": "@umb what is your phone number?", "user_id": "mm-user", "channel_id": "mm-chan"}
     assert requests.post(f"{assistant.url}/webhooks/mattermost/webhook", json=outgoing, timeout=60).text == "success"
     [post] = platforms.made(lambda c: c["path"] == "/mattermost/api/v4/posts" and c["body"].get("channel_id") == "mm-chan")
-    assert post["body"]["message"] == PHONE
+    assert post["body"]["message"] == phone_reply(facts)
     assert post["headers"]["Authorization"] == "Bearer 9xuqwrwgstrb3mzrxb83nb357a"

@@ -1,7 +1,7 @@
 """Faults, bad input and security, end to end: both servers started by the run script.
 
 The action server is reached through a proxy the tests can cut or hang (tests/proxy.py); the
-public channels are those of rasa_addons/channels.py; Rasa's HTTP API is on behind a token.
+public channels are those of channels/rest.py and channels/webchat.py; Rasa's HTTP API is on behind a token.
 (A restart mid-conversation: tests/test_server_http.py::test_conversation_survives_a_restart.)
 """
 import asyncio
@@ -17,10 +17,11 @@ import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rasa_addons.channels import MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, clean_text
+from channels.guard import MAX_MESSAGE_CHARS, clean_text
+from channels.rest import MAX_SENDER_CHARS
+from scripts.assistant import Assistant
 from tests.conftest import ROOT
 from tests.proxy import Proxy
-from scripts.assistant import Assistant
 
 TOKEN = "test-api-token"
 ACTION_TOKEN = "test-action-token"

@@ -16,16 +16,10 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import ROOT
-from tests.proxy import Proxy
 from scripts.assistant import Assistant
+from tests.conftest import ROOT, Facts, center_founded_reply, center_location_reply, fax_reply, unavailable_reply
+from tests.proxy import Proxy
 
-LOCATION = "The Euroregional Medical Center for Research and Education is located at the Medical University of Bialystok."
-FOUNDED = (
-    "The Euroregional Medical Center for Research and Education was formed in 2003, as a result of an agreement "
-    "between Medical University of Bialystok, Medical University of Grodno and Medical Division of University of Vilnius."
-)
-UNAVAILABLE_START = "Sorry, I can't answer that right now."
 
 
 def admin() -> "psycopg2.extensions.connection":
@@ -92,11 +86,10 @@ def conversation(pair: List[Assistant], sender: str) -> List[List[str]]:
     return [pair[i % 2].texts(sender, text) for i, text in enumerate(turns)]
 
 
-def check(answers: List[List[str]]) -> None:
-    assert answers[1] == [LOCATION]
-    assert answers[2] == [FOUNDED]
-    assert answers[4] == ["The International Cooperation Office's fax number is +48 85 748 54 16."]
-    assert answers[6] == [LOCATION]
+def check(answers: List[List[str]], facts: Facts) -> None:
+    assert answers[1] == answers[6] == [center_location_reply(facts)]
+    assert answers[2] == [center_founded_reply(facts)]
+    assert answers[4] == [fax_reply(facts)]
 
 
 def test_each_instance_takes_its_locks_in_redis(pair: List[Assistant], prefix: str) -> None:
@@ -111,24 +104,24 @@ def test_each_instance_takes_its_locks_in_redis(pair: List[Assistant], prefix: s
     assert "InMemoryTrackerStore" not in pair[0].log.read_text()
 
 
-def test_turns_alternating_between_instances_keep_context(pair: List[Assistant], database: str) -> None:
+def test_turns_alternating_between_instances_keep_context(pair: List[Assistant], database: str, facts: Facts) -> None:
     sender = f"alt-{uuid.uuid4().hex[:6]}"
-    check(conversation(pair, sender))
+    check(conversation(pair, sender), facts)
     events = stored_events(database, sender)
     user = [e["text"] for e in events if e["event"] == "user"]
     assert user == ["tell me about the Euroregional center", "where is it?", "when was it founded?", "what's your phone number?", "and the fax?", "/ask_euroregional_center", "where is it?"]
     bot = [e["text"] for e in events if e["event"] == "bot"]
-    assert bot.count(LOCATION) == 2 and bot.count(FOUNDED) == 1
+    assert bot.count(center_location_reply(facts)) == 2 and bot.count(center_founded_reply(facts)) == 1
     stamps = [e["timestamp"] for e in events]
     assert stamps == sorted(stamps)  # stored in the order they happened
     assert len({json.dumps(e, sort_keys=True) for e in events}) == len(events)  # none twice
 
 
-def test_many_concurrent_senders_and_concurrent_turns_of_one_sender(pair: List[Assistant], database: str) -> None:
+def test_many_concurrent_senders_and_concurrent_turns_of_one_sender(pair: List[Assistant], database: str, facts: Facts) -> None:
     senders = [f"conc-{i}-{uuid.uuid4().hex[:6]}" for i in range(8)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         for answers in pool.map(lambda s: conversation(pair, s), senders):
-            check(answers)
+            check(answers, facts)
     # one sender, two messages at once on both instances: the Redis lock serialises them
     sender = f"same-{uuid.uuid4().hex[:6]}"
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
@@ -140,7 +133,7 @@ def test_many_concurrent_senders_and_concurrent_turns_of_one_sender(pair: List[A
         assert [e["event"] for e in stored_events(database, s)].count("user") == 7
 
 
-def test_database_down_gives_503_with_contact_details_and_recovers(pair: List[Assistant], pg_proxy: Proxy, database: str) -> None:
+def test_database_down_gives_503_with_contact_details_and_recovers(pair: List[Assistant], pg_proxy: Proxy, database: str, facts: Facts) -> None:
     a = pair[0]
     sender = f"pgdown-{uuid.uuid4().hex[:6]}"
     assert a.texts(sender, "tell me about the Euroregional center")
@@ -148,8 +141,7 @@ def test_database_down_gives_503_with_contact_details_and_recovers(pair: List[As
     try:
         r = requests.post(f"{a.url}/webhooks/rest/webhook", json={"sender": sender, "message": "where is it?"}, timeout=60)
         assert r.status_code == 503
-        [reply] = [m["text"] for m in r.json()]
-        assert reply.startswith(UNAVAILABLE_START) and "international@umb.edu.pl" in reply and "+48 85 686 51 76" in reply
+        assert [m["text"] for m in r.json()] == [unavailable_reply(facts)]
         assert "Conversation store unreachable" in a.log.read_text()
     finally:
         pg_proxy.set("up")
@@ -161,4 +153,4 @@ def test_database_down_gives_503_with_contact_details_and_recovers(pair: List[As
         if r.status_code == 200:
             break
     assert statuses[-1] == 200, statuses
-    assert [m["text"] for m in r.json()] == [LOCATION]  # and the earlier context is still there
+    assert [m["text"] for m in r.json()] == [center_location_reply(facts)]  # and the earlier context is still there

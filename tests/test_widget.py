@@ -12,8 +12,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.conftest import ROOT
 from scripts.assistant import Assistant
+from tests.conftest import ROOT, Facts, fax_reply, phone_reply
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by the Makefile; Playwright downloads no browser
 CHROMIUM_ARGS = [
@@ -23,7 +23,6 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "reports" / "screenshots"
 WAIT_MS = 30_000  # how long to wait for an answer; not a speed requirement
 
-PHONE = "The International Cooperation Office's phone number is +48 85 686 51 76."
 TOPICS = ["Contact the office", "Partnerships", "Euroregional Center", "Visiting professors"]
 MARKUP = "<img src=x onerror=alert(1)>"
 
@@ -55,7 +54,7 @@ def page(context: BrowserContext, assistant: Assistant) -> Page:
 
 def open_chat(page: Page) -> None:
     """Click the launcher and wait for the bot's greeting with its quick replies."""
-    page.get_by_role("button", name="Open chat: UMB cooperation assistant").click()
+    page.get_by_role("button", name="Chat with us").click()
     expect(page.locator(".umb-chat__quick-reply")).to_have_text(TOPICS, timeout=WAIT_MS)
 
 
@@ -78,12 +77,12 @@ def session_id(page: Page) -> str:
     )
 
 
-def test_phone_question_at_desktop_size(page: Page) -> None:
+def test_phone_question_at_desktop_size(page: Page, facts: Facts) -> None:
     open_chat(page)
     assert bot_texts(page)[0].startswith("Hello! I'm the UMB cooperation assistant.")
     expect(page.get_by_label("Your message")).to_be_focused()
     ask(page, "what is your phone number?")
-    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {PHONE}")
+    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {phone_reply(facts)}")
     assert user_texts(page) == ["what is your phone number?"]
     # the greeting's quick replies go once the visitor has asked something
     expect(page.locator(".umb-chat__quick-reply")).to_have_count(0)
@@ -91,19 +90,16 @@ def test_phone_question_at_desktop_size(page: Page) -> None:
     page.screenshot(path=str(SCREENSHOTS / "widget-desktop.png"))
 
 
-def test_quick_reply_answer_with_line_breaks_and_links(page: Page) -> None:
+def test_quick_reply_answer_with_line_breaks_and_links(page: Page, facts: Facts) -> None:
+    c = facts.contact
     open_chat(page)
     page.get_by_role("button", name="Contact the office").click()
     answer = page.locator(".umb-chat__msg--bot").nth(1)
-    expect(answer).to_contain_text("Phone: +48 85 686 51 76")
+    expect(answer).to_contain_text(f"Phone: {c.phone}")
     assert user_texts(page) == ["Contact the office"]  # its title, not the payload
-    assert answer.inner_text().splitlines()[-3:] == [
-        "Phone: +48 85 686 51 76", "Fax: +48 85 748 54 16", "E-mail: international@umb.edu.pl",
-    ]
+    assert answer.inner_text().splitlines()[-3:] == [f"Phone: {c.phone}", f"Fax: {c.fax}", f"E-mail: {c.email}"]
     assert answer.locator("br").count() == 4
-    expect(answer.get_by_role("link", name="international@umb.edu.pl")).to_have_attribute(
-        "href", "mailto:international@umb.edu.pl"
-    )
+    expect(answer.get_by_role("link", name=c.email)).to_have_attribute("href", f"mailto:{c.email}")
 
 
 def test_markup_typed_by_the_visitor_is_shown_as_text(page: Page) -> None:
@@ -117,31 +113,31 @@ def test_markup_typed_by_the_visitor_is_shown_as_text(page: Page) -> None:
     assert dialogs == []
 
 
-def test_markup_in_a_fact_is_shown_as_text(page: Page, workdir: Path) -> None:
+def test_markup_in_a_fact_is_shown_as_text(page: Page, workdir: Path, facts: Facts) -> None:
     dialogs: List[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    facts = workdir / "facts.yml"
-    original = facts.read_text()
-    office = "International Cooperation Office <script>alert(2)</script><img src=x onerror=alert(3)>"
+    path = workdir / "facts.yml"
+    original = path.read_text()
+    office = f"{facts.contact.office} <script>alert(2)</script><img src=x onerror=alert(3)>"
     try:
-        facts.write_text(original.replace("office: International Cooperation Office", f'office: "{office}"'))
+        path.write_text(original.replace(f"office: {facts.contact.office}", f'office: "{office}"'))
         open_chat(page)
         ask(page, "what is your fax number?")
         expect(page.locator(".umb-chat__msg--bot").last).to_have_text(
-            f"Assistant: The {office}'s fax number is +48 85 748 54 16."
+            f"Assistant: The {office}'s fax number is {facts.contact.fax}."
         )
     finally:
-        facts.write_text(original)
+        path.write_text(original)
     assert page.locator(".umb-chat img, .umb-chat script").count() == 0
     assert dialogs == []
 
 
-def test_reload_keeps_the_session_and_shows_the_history(page: Page) -> None:
+def test_reload_keeps_the_session_and_shows_the_history(page: Page, facts: Facts) -> None:
     open_chat(page)
     page.get_by_role("button", name="Euroregional Center").click()
     expect(page.locator(".umb-chat__msg--bot")).to_have_count(2)
     ask(page, "what is your phone number?")
-    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {PHONE}")
+    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {phone_reply(facts)}")
     before = session_id(page), user_texts(page), bot_texts(page)
 
     page.reload()
@@ -151,39 +147,37 @@ def test_reload_keeps_the_session_and_shows_the_history(page: Page) -> None:
     assert before[1] == ["Euroregional Center", "what is your phone number?"]
     assert re.fullmatch(r"[0-9a-f]{32}", before[0])
     ask(page, "and the fax?")  # the conversation goes on where it was
-    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(
-        "Assistant: The International Cooperation Office's fax number is +48 85 748 54 16."
-    )
+    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {fax_reply(facts)}")
 
 
-def test_message_typed_offline_is_sent_after_reconnecting(page: Page, context: BrowserContext) -> None:
+def test_message_typed_offline_is_sent_after_reconnecting(page: Page, context: BrowserContext, facts: Facts) -> None:
     open_chat(page)
     context.set_offline(True)
-    expect(page.get_by_role("status")).to_contain_text("Connection lost")
+    expect(page.locator(".umb-chat__status")).to_contain_text("offline")
     ask(page, "what is your phone number?")
     pending = page.locator(".umb-chat__msg--user").last
     expect(pending).to_contain_text("Not sent yet: it will be sent when the connection is back.")
 
     context.set_offline(False)
-    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {PHONE}")
-    expect(page.get_by_role("status")).to_be_hidden()
+    expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {phone_reply(facts)}")
+    expect(page.locator(".umb-chat__status")).to_be_hidden()
     assert user_texts(page) == ["what is your phone number?"]  # marked sent, and sent once
     page.reload()
     expect(page.locator(".umb-chat__msg--bot")).to_have_count(2)
     assert user_texts(page) == ["what is your phone number?"]
 
 
-def test_phone_size_and_keyboard(browser: Browser, assistant: Assistant) -> None:
+def test_phone_size_and_keyboard(browser: Browser, assistant: Assistant, facts: Facts) -> None:
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     ctx.set_default_timeout(WAIT_MS)
     try:
         page = ctx.new_page()
         page.goto(f"{assistant.url}/web/")
         # keyboard only: Tab to the launcher (after the page's links), Enter opens
-        launcher = page.get_by_role("button", name="Open chat: UMB cooperation assistant")
+        launcher = page.get_by_role("button", name="Chat with us")
         for _ in range(10):
             page.keyboard.press("Tab")
-            if launcher.evaluate("el => el === document.activeElement"):
+            if launcher.evaluate("el => el === el.getRootNode().activeElement"):  # in the widget's shadow root
                 break
         expect(launcher).to_be_focused()
         page.keyboard.press("Enter")
@@ -197,14 +191,14 @@ def test_phone_size_and_keyboard(browser: Browser, assistant: Assistant) -> None
 
         page.keyboard.type("what is your phone number?")  # the input has the focus
         page.keyboard.press("Enter")
-        expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {PHONE}")
+        expect(page.locator(".umb-chat__msg--bot").last).to_have_text(f"Assistant: {phone_reply(facts)}")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "widget-phone.png"))
 
         page.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
         expect(launcher).to_be_focused()
-        assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"  # focus visible
+        assert launcher.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"  # focus visible
     finally:
         ctx.close()
 
