@@ -4,7 +4,6 @@ Each topic action remembers its topic in the `topic` slot, so a follow-up such a
 is answered about the topic of the previous answer.
 """
 import logging
-from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -15,15 +14,6 @@ from actions import answers
 from actions.facts import FactsError, store
 
 logger = logging.getLogger(__name__)
-
-
-def entity_values(tracker: Tracker, entity: str) -> List[str]:
-    """Values of one entity in the latest message, in order, without repeats."""
-    values: List[str] = []
-    for e in tracker.latest_message.get("entities", []):
-        if e.get("entity") == entity and isinstance(e.get("value"), str) and e["value"] not in values:
-            values.append(e["value"])
-    return values
 
 
 def _send(dispatcher: CollectingDispatcher, answer: answers.Answer) -> None:
@@ -40,7 +30,21 @@ def _facts(dispatcher: CollectingDispatcher) -> Optional[Dict[str, Any]]:
         return None
 
 
-class TopicAction(Action, ABC):
+def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optional[str]) -> List[Dict[Text, Any]]:
+    """Answer the latest message about `topic` (and any other topic it also asks about)."""
+    facts = _facts(dispatcher)
+    if facts is None:
+        return []
+    message = tracker.latest_message
+    if topic not in answers.ANSWERS:
+        dispatcher.utter_message(response="utter_not_understood", **answers.variables(facts))
+        return []
+    answer, last = answers.answer(facts, message.get("text") or "", message.get("entities") or [], topic)
+    _send(dispatcher, answer)
+    return [SlotSet("topic", last)]
+
+
+class TopicAction(Action):
     """Answers a question about one topic and remembers the topic for follow-ups."""
 
     topic: str
@@ -48,66 +52,28 @@ class TopicAction(Action, ABC):
     def name(self) -> Text:
         return f"action_answer_{self.topic}"
 
-    @abstractmethod
-    def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        """The answer to the latest message, made from the facts."""
-
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        facts = _facts(dispatcher)
-        if facts is None:
-            return []
-        _send(dispatcher, self.answer(facts, tracker))
-        return [SlotSet("topic", self.topic)]
+        return _answer(dispatcher, tracker, self.topic)
 
 
 class ActionAnswerContact(TopicAction):
     topic = "contact"
 
-    def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        channels = entity_values(tracker, "contact_channel") + entity_values(tracker, "aspect")
-        return answers.contact(facts, channels, entity_values(tracker, "detail"))
-
 
 class ActionAnswerPartnerships(TopicAction):
     topic = "partnerships"
-
-    def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        return answers.partnerships(
-            facts,
-            entity_values(tracker, "institution"),
-            entity_values(tracker, "country"),
-            entity_values(tracker, "aspect"),
-            entity_values(tracker, "detail"),
-        )
 
 
 class ActionAnswerEuroregionalCenter(TopicAction):
     topic = "euroregional_center"
 
-    def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        return answers.euroregional_center(
-            facts, entity_values(tracker, "institution"), entity_values(tracker, "aspect"), entity_values(tracker, "detail")
-        )
-
 
 class ActionAnswerVisitingProfessors(TopicAction):
     topic = "visiting_professors"
 
-    def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        return answers.visiting_professors(
-            facts, entity_values(tracker, "institution"), entity_values(tracker, "aspect"), entity_values(tracker, "detail")
-        )
-
 
 class ActionAnswerLastUpdate(TopicAction):
     topic = "last_update"
-
-    def answer(self, facts: Dict[str, Any], tracker: Tracker) -> answers.Answer:
-        return answers.last_update(facts, entity_values(tracker, "detail"))
-
-
-# topic slot value -> the action that answers about it
-TOPIC_ACTIONS: Dict[str, TopicAction] = {cls.topic: cls() for cls in TopicAction.__subclasses__()}
 
 
 class ActionAnswerFollowup(Action):
@@ -118,17 +84,11 @@ class ActionAnswerFollowup(Action):
         return "action_answer_followup"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        facts = _facts(dispatcher)
-        if facts is None:
-            return []
-        topic = answers.topic_of(
-            tracker.get_slot("topic"), entity_values(tracker, "aspect"), entity_values(tracker, "contact_channel")
-        )
-        if topic not in TOPIC_ACTIONS:
-            dispatcher.utter_message(response="utter_not_understood", **answers.variables(facts))
-            return []
-        _send(dispatcher, TOPIC_ACTIONS[topic].answer(facts, tracker))
-        return [SlotSet("topic", topic)]
+        entities = tracker.latest_message.get("entities") or []
+        values = lambda name: [e["value"] for e in entities if e.get("entity") == name and isinstance(e.get("value"), str)]
+        named = values("subject")
+        topic = named[0] if named else answers.topic_of(tracker.get_slot("topic"), values("aspect"), values("contact_channel"))
+        return _answer(dispatcher, tracker, topic)
 
 
 class ActionExplainScope(Action):

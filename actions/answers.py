@@ -8,9 +8,12 @@ aspect the page does not give for that topic, or a detail it never gives (the `d
 opening hours, director, deadlines, ...), gets that topic's honest "I don't know" with the office's
 contact details: never another topic's answer, never a guess.
 """
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+import re
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 Answer = List[Tuple[str, Dict[str, str]]]
+# What a message asks: entity -> its values, in the order they were said.
+Asked = Dict[str, List[str]]
 
 # The placeholders the responses in domain.yml may use, and the fact each one is filled from.
 # The one map from facts to wording: `make check` (staff/check.py) reads it too.
@@ -176,3 +179,61 @@ def last_update(facts: Dict[str, Any], details: List[str]) -> Answer:
     if details:
         return dont_know(facts, "last_update")
     return [("utter_last_update", variables(facts))]
+
+
+ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer]] = {
+    "contact": lambda f, get: contact(f, get("contact_channel") + get("aspect"), get("detail")),
+    "partnerships": lambda f, get: partnerships(f, get("institution"), get("country"), get("aspect"), get("detail")),
+    "euroregional_center": lambda f, get: euroregional_center(f, get("institution"), get("aspect"), get("detail")),
+    "visiting_professors": lambda f, get: visiting_professors(f, get("institution"), get("aspect"), get("detail")),
+    "last_update": lambda f, get: last_update(f, get("detail")),
+}
+
+# Where one question ends and another may begin: "where is the center and who pays the professors?"
+CLAUSE_END = re.compile(r"[?;,.!+&]|\band\b|\balso\b")
+
+
+def _clause_topic(asked: Asked) -> Optional[str]:
+    """The topic a clause names (`subject`), or the one its contact details or aspects belong to."""
+    if asked.get("subject"):
+        return asked["subject"][0]
+    if asked.get("contact_channel"):
+        return "contact"
+    owners = {t for a in asked.get("aspect", []) for t, known in TOPIC_ASPECTS.items() if a in known}
+    return owners.pop() if len(owners) == 1 else None
+
+
+def by_topic(text: str, entities: List[Dict[str, Any]], topic: str) -> List[Tuple[str, Asked]]:
+    """The message's questions by topic: one for a message about one topic (`topic`, the one the
+    intent or the conversation gives), one per topic for a message that asks about several."""
+    ends = [m.start() for m in CLAUSE_END.finditer(text)]
+    clauses: List[Asked] = [{} for _ in range(len(ends) + 1)]
+    for e in entities:
+        if isinstance(e.get("value"), str):
+            index = sum(end <= e.get("start", 0) for end in ends)
+            values = clauses[index].setdefault(e["entity"], [])
+            if e["value"] not in values:
+                values.append(e["value"])
+    found: Dict[str, Asked] = {}
+    current = topic
+    for clause in (c for c in clauses if c):
+        current = _clause_topic(clause) or current
+        merged = found.setdefault(current, {})
+        for entity, values in clause.items():
+            merged.setdefault(entity, []).extend(v for v in values if v not in merged.get(entity, []))
+    if len(found) < 2:
+        everything: Asked = {}
+        for clause in clauses:
+            for entity, values in clause.items():
+                everything.setdefault(entity, []).extend(v for v in values if v not in everything.get(entity, []))
+        return [(topic, everything)]
+    return list(found.items())
+
+
+def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], topic: str) -> Tuple[Answer, str]:
+    """The answer to a message understood as being about `topic`, and the topic it ends on."""
+    result: Answer = []
+    for asked_topic, asked in by_topic(text, entities, topic):
+        result += ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
+        topic = asked_topic
+    return result, topic

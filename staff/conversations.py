@@ -230,9 +230,10 @@ def summary(name: str, results: Sequence[Result]) -> List[str]:
 
 
 def refusal_rate(results: Sequence[Result]) -> Tuple[int, int]:
-    """(topic questions answered with the honest 'I don't know', topic questions)."""
-    asked = [(t, reply) for r in results for t, reply in zip(r.conversation.turns, r.replies) if t.expect == "answer"]
-    return sum(DONT_KNOW in reply.lower() for _, reply in asked), len(asked)
+    """(topic questions refused: a wrong reply that says "I don't know", topic questions)."""
+    asked = [(reply, problem) for r in results for t, reply, problem in zip(r.conversation.turns, r.replies, r.problems)
+             if t.expect == "answer"]
+    return sum(bool(problem) and DONT_KNOW in reply.lower() for reply, problem in asked), len(asked)
 
 
 def evaluate(sets: Sequence[Path], model: Path = MODEL) -> Dict[str, List[Result]]:
@@ -265,7 +266,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             yaml.dump(data, path)
         return 0
     for name, results in evaluate(args.sets, args.model).items():
-        logger.info("\n".join(summary(name, results)))
+        refused, asked = refusal_rate(results)
+        logger.info("\n".join(summary(name, results) + [f"  topic questions refused: {rate(refused, asked)}"]))
     return 0
 
 

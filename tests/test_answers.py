@@ -1,0 +1,143 @@
+"""The answers and the custom actions without a trained model: tracker fixtures, CollectingDispatcher
+(as in Rasa's demo bots), the replies rendered from domain.yml, facts from the facts file."""
+import re
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import actions, answers
+from tests.conftest import ROOT, Facts, address, email_reply, listing, phone_reply
+
+DOMAIN = Domain.load(str(ROOT / "domain.yml"))
+NLG = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
+
+
+def tracker(intent: str, entities: Dict[str, List[str]], topic: Optional[str] = None) -> Tracker:
+    """The tracker an action sees after a message understood as `intent` with these entities."""
+    found = [{"entity": name, "value": v} for name, values in entities.items() for v in values]
+    message = {"text": "...", "intent": {"name": intent, "confidence": 1.0}, "entities": found}
+    return Tracker("test", {"topic": topic}, message, [], False, None, {}, "action_listen")
+
+
+async def run(action: Any, t: Tracker) -> tuple:
+    """(the texts a user reads, the events the action returns)."""
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, t, {})
+    empty = DialogueStateTracker.from_events("test", [], slots=DOMAIN.slots)
+    texts = []
+    for m in dispatcher.messages:
+        values = {k: v for k, v in m.items() if k not in ("text", "buttons", "elements", "custom", "template", "response", "image", "attachment")}
+        texts.append((await NLG.generate(m["response"], empty, "rest", **values))["text"])
+    return texts, events
+
+
+def dont_know_center(f: Facts) -> str:
+    return (f"I don't know that about the {f.euroregional_center.name}: the page I answer from does not say. "
+            f"The {f.contact.office} can tell you more: {f.contact.email}, tel. {f.contact.phone}.")
+
+
+def test_every_placeholder_is_filled_from_the_facts(facts: Facts) -> None:
+    values = answers.variables(facts._values)
+    assert values["phone"] == facts.contact.phone
+    assert values["founding_partners"] == listing(facts.euroregional_center.founding_partners)
+    per_answer = {"institution", "region", "max_chars"}  # given by the answer itself, not a fact
+    used = {m for texts in DOMAIN.responses.values() for t in texts for m in re.findall(r"{(\w+)}", t.get("text", ""))}
+    assert used - per_answer <= set(values), used - per_answer - set(values)
+
+
+async def test_contact_details_one_line_each(facts: Facts) -> None:
+    texts, events = await run(actions.ActionAnswerContact(), tracker("ask_contact", {"contact_channel": ["email", "phone"]}))
+    assert texts == [phone_reply(facts), email_reply(facts)]  # in the order of CONTACT_CHANNELS
+    assert events == [SlotSet("topic", "contact")]
+
+
+async def test_postcode_and_city(facts: Facts) -> None:
+    a = facts.contact.address
+    texts, _ = await run(actions.ActionAnswerContact(), tracker("ask_contact", {"contact_channel": ["postcode", "city"]}))
+    assert texts == [f"The {facts.contact.office}'s address is {address(facts)}.",
+                     f"The {facts.contact.office}'s postcode is {a.postcode} ({address(facts)})."]
+
+
+async def test_contact_detail_the_page_lacks(facts: Facts) -> None:
+    texts, _ = await run(actions.ActionAnswerContact(), tracker("ask_contact", {"detail": ["opening hours"]}))
+    assert texts == [f"I don't know that: the page I answer from gives only the {facts.contact.office}'s address, phone, fax "
+                     f"and e-mail. Please ask them directly: {facts.contact.email}, tel. {facts.contact.phone}."]
+
+
+async def test_center_aspect_it_has_and_one_it_lacks(facts: Facts) -> None:
+    c = facts.euroregional_center
+    texts, _ = await run(actions.ActionAnswerEuroregionalCenter(), tracker("ask_euroregional_center", {"aspect": ["location"]}))
+    assert texts == [f"The {c.name} is located {c.location}."]
+    texts, _ = await run(actions.ActionAnswerEuroregionalCenter(), tracker("ask_euroregional_center", {"aspect": ["funding"]}))
+    assert texts == [dont_know_center(facts)]
+    texts, _ = await run(actions.ActionAnswerEuroregionalCenter(), tracker("ask_euroregional_center", {"aspect": ["events"], "detail": ["next"]}))
+    assert texts == [dont_know_center(facts)]
+
+
+async def test_institution_named_in_a_professors_question(facts: Facts) -> None:
+    v = facts.visiting_professors
+    nih = v.home_institutions[1]
+    texts, _ = await run(actions.ActionAnswerVisitingProfessors(), tracker("ask_visiting_professors", {"institution": [nih]}))
+    assert texts == [
+        f"Yes: the page I answer from names the {nih} as one of the institutions whose distinguished professors visit the "
+        f"university in its visiting professors programme ({v.per_year} a year, from institutions such as "
+        f"{listing(v.home_institutions)}). Whether there is a bilateral agreement with it I don't know; please ask the "
+        f"{facts.contact.office}: {facts.contact.email}, tel. {facts.contact.phone}."
+    ]
+
+
+async def test_followup_stays_on_topic_or_moves_to_the_only_topic_that_has_it(facts: Facts) -> None:
+    v = facts.visiting_professors
+    texts, events = await run(actions.ActionAnswerFollowup(), tracker("ask_followup", {"aspect": ["funding"]}, topic="visiting_professors"))
+    assert texts == [f"The programme \"{v.programme}\" is financed by {listing(v.funders)} within the {v.operational_programme}."]
+    assert events == [SlotSet("topic", "visiting_professors")]
+    # after the phone number, "how many summer universities?" is about the center, the only topic with events
+    texts, events = await run(actions.ActionAnswerFollowup(), tracker("ask_followup", {"aspect": ["events"]}, topic="contact"))
+    assert texts[0].startswith(f"Within its few years of functioning, {listing(facts.euroregional_center.events)} were organised")
+    assert events == [SlotSet("topic", "euroregional_center")]
+    texts, _ = await run(actions.ActionAnswerFollowup(), tracker("ask_followup", {"contact_channel": ["postcode"]}, topic="contact"))
+    assert texts == [f"The {facts.contact.office}'s postcode is {facts.contact.address.postcode} ({address(facts)})."]
+
+
+async def test_followup_that_cannot_be_placed_is_not_answered_with_a_topic(facts: Facts) -> None:
+    texts, events = await run(actions.ActionAnswerFollowup(), tracker("ask_followup", {}))
+    assert len(texts) == 1 and "I don't know how to answer" in texts[0] and facts.contact.email in texts[0]
+    assert events == []
+
+
+@pytest.mark.parametrize("intent, response", [("out_of_scope", "Sorry, I don't know that"), ("nlu_fallback", "Sorry, I didn't understand that")])
+async def test_out_of_scope_and_not_understood_point_to_the_office(facts: Facts, intent: str, response: str) -> None:
+    [text], events = await run(actions.ActionExplainScope(), tracker(intent, {}))
+    assert text.startswith(response) and f"write to {facts.contact.email} or call {facts.contact.phone}." in text
+    assert events == []
+
+
+def _entities(text: str, found: List[tuple]) -> List[Dict[str, Any]]:
+    return [{"entity": entity, "value": value, "start": text.index(word)} for word, entity, value in found]
+
+
+def test_two_questions_about_two_topics_get_two_answers(facts: Facts) -> None:
+    text = "who pays for the visiting professors and where is the euroregional center?"
+    entities = _entities(text, [("pays", "aspect", "funding"), ("visiting professors", "subject", "visiting_professors"),
+                                ("where", "aspect", "location"), ("euroregional center", "subject", "euroregional_center")])
+    assert answers.by_topic(text, entities, "visiting_professors") == [
+        ("visiting_professors", {"aspect": ["funding"], "subject": ["visiting_professors"]}),
+        ("euroregional_center", {"aspect": ["location"], "subject": ["euroregional_center"]}),
+    ]
+    answer, last = answers.answer(facts._values, text, entities, "visiting_professors")
+    assert [name for name, _ in answer] == ["utter_visiting_professors_funding", "utter_euroregional_center_location"]
+    assert last == "euroregional_center"
+
+
+def test_one_topic_named_twice_is_one_question() -> None:
+    text = "where is the center and when was it founded?"
+    entities = _entities(text, [("where", "aspect", "location"), ("center", "subject", "euroregional_center"), ("founded", "aspect", "founding")])
+    assert answers.by_topic(text, entities, "euroregional_center") == [
+        ("euroregional_center", {"aspect": ["location", "founding"], "subject": ["euroregional_center"]})
+    ]

@@ -1,0 +1,48 @@
+"""Replies end to end on the blind sets (tests/eval/, staff/conversations.py): every conversation
+played through the trained model and the action server, each turn judged on its reply.
+
+The floors sit a few points under the figures measured with the seeded training (docs/TESTING.md);
+the report with every failed turn is in reports/conversations.txt.
+"""
+from typing import Dict, List
+
+import pytest
+
+from staff import conversations
+from tests.conftest import MODEL, ROOT
+
+SETS = ROOT / "tests" / "eval"
+# set -> the lowest share of conversations whose every turn gets the right reply
+FLOORS = {"dev": 0.86, "locked": 0.84, "out_of_scope": 0.82}
+MAX_REFUSED = 0.03  # topic questions answered "I don't know"
+
+
+@pytest.fixture(scope="module")
+def results() -> Dict[str, List[conversations.Result]]:
+    found = conversations.evaluate([SETS / f"{name}.yml" for name in FLOORS], MODEL)
+    report = ROOT / "reports" / "conversations.txt"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text("\n".join(line for name, r in found.items() for line in conversations.summary(name, r)) + "\n")
+    return found
+
+
+@pytest.mark.parametrize("name", FLOORS)
+def test_blind_conversations_get_the_right_replies(results: Dict[str, List[conversations.Result]], name: str) -> None:
+    found = results[name]
+    passed = sum(r.passed for r in found) / len(found)
+    assert passed >= FLOORS[name], "\n".join(conversations.summary(name, found))
+
+
+def test_topic_questions_are_rarely_refused(results: Dict[str, List[conversations.Result]]) -> None:
+    refused, asked = conversations.refusal_rate([r for name in ("dev", "locked") for r in results[name]])
+    assert asked > 200 and refused / asked <= MAX_REFUSED, f"{refused} of {asked} topic questions answered 'I don't know'"
+
+
+def test_a_wrong_reply_fails_its_turn(facts) -> None:
+    """The judge itself: a reply with the wrong fact, or a topic answer to a question the page does not answer, fails."""
+    turn = conversations.Turn("and the fax?", must_contain=[[facts.contact.fax]], must_not_contain=[facts.contact.phone])
+    assert conversations.judge(turn, f"The fax is {facts.contact.fax}.", facts.contact.email) is None
+    assert conversations.judge(turn, f"The phone is {facts.contact.phone}.", facts.contact.email)
+    unknown = conversations.Turn("who heads the office?", expect="dont_know")
+    assert conversations.judge(unknown, f"Write to {facts.contact.email}.", facts.contact.email)
+    assert conversations.judge(unknown, f"I don't know that; write to {facts.contact.email}.", facts.contact.email) is None
