@@ -31,7 +31,9 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from actions.facts import parse as parse_facts  # noqa: E402
 from scripts.assistant import free_port  # noqa: E402
+from staff.evaluation import questions, score  # noqa: E402
 
 logger = logging.getLogger("bench")
 
@@ -83,7 +85,8 @@ def incremental_training(work: Path) -> Dict[str, Any]:
     ))
     story_seconds, story_log = run_rasa(args, project, cache)
     facts = project / "data" / "facts.yml"
-    facts.write_text(facts.read_text().replace("+48 85 686 51 76", "+48 85 000 00 00"))
+    phone = parse_facts(facts)["contact"]["phone"]
+    facts.write_text(facts.read_text().replace(phone, "+48 85 000 00 00"))
     facts_seconds, facts_log = run_rasa(args, project, cache)
     return {
         "stories_changed": {"seconds": round(story_seconds, 1), "retrained": trained_components(story_log)},
@@ -93,10 +96,8 @@ def incremental_training(work: Path) -> Dict[str, Any]:
 
 def conversations(count: int, seed: int = 7) -> List[List[str]]:
     """Three turns each: a topic question, a follow-up relying on it, a contact question."""
-    from rasa.shared.nlu.training_data.loading import load_data
-
     by_intent: Dict[str, List[str]] = {}
-    for example in load_data(str(HELDOUT)).intent_examples:
+    for example in questions(HELDOUT):
         by_intent.setdefault(example.get("intent"), []).append(example.get("text"))
     rng = random.Random(seed)
     return [
@@ -217,19 +218,13 @@ async def first_reply(url: str, proc: subprocess.Popen) -> str:
 
 
 def accuracy(model: Path) -> Dict[str, float]:
-    """Intent accuracy on each held-out set, and on both together."""
+    """Intent accuracy on each held-out set, and on both together (staff/evaluation.py)."""
     from rasa.core.agent import Agent
-    from rasa.shared.nlu.training_data.loading import load_data
 
     agent = Agent.load(str(model))
-
-    async def hits(examples: List[Any]) -> int:
-        return sum([(await agent.parse_message(e.get("text")))["intent"]["name"] == e.get("intent") for e in examples])
-
-    sets = {"heldout": load_data(str(HELDOUT)).intent_examples, "fresh": load_data(str(FRESH)).intent_examples}
-    scored = {name: (asyncio.run(hits(examples)), len(examples)) for name, examples in sets.items()}
-    scored["both"] = tuple(map(sum, zip(*scored.values())))
-    return {name: round(right / total, 3) for name, (right, total) in scored.items()}
+    scored = {name: asyncio.run(score(agent, questions(path))) for name, path in (("heldout", HELDOUT), ("fresh", FRESH))}
+    right, total = sum(s.right for s in scored.values()), sum(s.total for s in scored.values())
+    return {**{name: round(s.accuracy, 3) for name, s in scored.items()}, "both": round(right / total, 3)}
 
 
 ROWS = [

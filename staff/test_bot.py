@@ -20,11 +20,10 @@ from rasa.core.agent import Agent
 # Rasa's own story evaluation (what `rasa test core` runs); its private helpers give the failed
 # turns themselves, which the public function only writes to a file without the steps.
 from rasa.core.test import WronglyClassifiedUserUtterance, WronglyPredictedAction, _collect_story_predictions, _create_data_generator
-from rasa.shared.nlu.training_data.loading import load_data
 from rasa.utils.log_utils import configure_structlog
 
 from staff import setup_logging
-from tests.test_nlu_heldout import MIN_ACCURACY  # one place for the pass mark
+from staff.evaluation import MIN_ACCURACY, questions, score
 
 logger = logging.getLogger("staff.test_bot")
 
@@ -65,19 +64,11 @@ async def conversations(agent: Agent, stories: Path) -> Tuple[List[str], List[st
 
 async def heldout(agent: Agent, path: Path) -> Tuple[List[str], List[str], bool]:
     """(summary, misunderstood questions, passed) for the held-out questions."""
-    examples = load_data(str(path)).intent_examples
-    misses = []
-    for example in examples:
-        parsed = await agent.parse_message(example.get("text"))
-        got = parsed["intent"]
-        if got["name"] != example.get("intent"):
-            misses.append(f'  "{example.get("text")}": should be {example.get("intent")}, '
-                          f"understood as {got['name']} (confidence {got['confidence']:.2f})")
-    right = len(examples) - len(misses)
-    accuracy = right / len(examples) if examples else 0.0
-    summary = (f"Held-out questions ({path}): {right} of {len(examples)} understood ({accuracy:.1%}; "
+    result = await score(agent, questions(path))
+    misses = [f'  "{m.text}": should be {m.expected}, understood as {m.got} (confidence {m.confidence:.2f})' for m in result.misses]
+    summary = (f"Held-out questions ({path}): {result.right} of {result.total} understood ({result.accuracy:.1%}; "
                f"at least {MIN_ACCURACY:.0%} needed).")
-    return [summary], misses, accuracy >= MIN_ACCURACY
+    return [summary], misses, result.accuracy >= MIN_ACCURACY
 
 
 async def run(model: Path, report: Path, stories: Path = STORIES, questions: Path = HELDOUT) -> bool:
