@@ -42,6 +42,20 @@ class Facts:
         return Facts(value) if isinstance(value, dict) else value
 
 
+def record_change(path: Path, field: str) -> int:
+    """Record in a facts file that staff changed `field`, as docs/STAFF.md (worked example 1) shows,
+    after any change recorded already; the line of its `- field:`."""
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("  changed_by_staff:"))
+    entry = [f"    - field: {field}\n", "      by: International Cooperation Office\n", "      on: 2026-12-01\n"]
+    if lines[start].strip() == "changed_by_staff: []":
+        lines[start], at = "  changed_by_staff:\n", start + 1
+    else:
+        at = next((i for i in range(start + 1, len(lines)) if lines[i].strip() and not lines[i].startswith("    ")), len(lines))
+    path.write_text("".join(lines[:at] + entry + lines[at:]))
+    return at + 1
+
+
 def listing(items: Iterable[str]) -> str:
     """'a', 'a and b', 'a, b and c': how the answers list things."""
     items = list(items)

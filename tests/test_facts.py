@@ -9,7 +9,7 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 from actions.facts import FactsError, FactsStore, parse
-from tests.conftest import FACTS_FILE, ROOT, Facts
+from tests.conftest import FACTS_FILE, ROOT, Facts, record_change
 
 # The university's International Cooperation page, the facts' source. In CI it must be there
 # (.ci/run sets UMB_SOURCE_PAGE); elsewhere the check is skipped, saying so, when it is not.
@@ -79,25 +79,28 @@ def test_every_fact_from_the_page_is_on_it(page: str) -> None:
 
 def test_a_fact_changed_by_staff_is_checked_only_once_recorded(facts_file: Path, facts: Facts) -> None:
     page = " ".join(value for _, value in _leaves(parse(FACTS_FILE)))  # a page with every shipped fact
-    edit(facts_file, f'  phone: "{facts.contact.phone}"', '  phone: "+48 85 686 51 99"')
-    assert not_on_page(parse(facts_file), page) == ["contact.phone: +48 85 686 51 99"]
-    edit(facts_file, "  changed_by_staff: []",
-         "  changed_by_staff:\n    - field: contact.phone\n      by: International Cooperation Office\n      on: 2026-12-01")
-    changed = parse(facts_file)
-    assert changed["source"]["changed_by_staff"] == [
-        {"field": "contact.phone", "by": "International Cooperation Office", "on": "2026-12-01"}
-    ]
-    assert not_on_page(changed, page) == []
-    # the fax still comes from the page, so a wrong fax is still found
-    edit(facts_file, f'  fax: "{facts.contact.fax}"', '  fax: "+48 85 000 00 00"')
-    assert not_on_page(parse(facts_file), page) == ["contact.fax: +48 85 000 00 00"]
+    new = {"phone": "+48 85 686 51 99", "fax": "+48 85 686 51 98", "email": "new@umb.edu.pl"}
+    recorded = {c["field"] for c in facts.source.changed_by_staff}
+    changed, other = [name for name in new if f"contact.{name}" not in recorded][:2]  # two still from the page
+    edit(facts_file, getattr(facts.contact, changed), new[changed])
+    assert not_on_page(parse(facts_file), page) == [f"contact.{changed}: {new[changed]}"]
+    line = record_change(facts_file, f"contact.{changed}")
+    assert line_of(facts_file, f"    - field: contact.{changed}") == line
+    assert parse(facts_file)["source"]["changed_by_staff"][-1] == {
+        "field": f"contact.{changed}", "by": "International Cooperation Office", "on": "2026-12-01"
+    }
+    assert not_on_page(parse(facts_file), page) == []
+    # the other one still comes from the page, so a wrong value of it is still found
+    edit(facts_file, getattr(facts.contact, other), new[other])
+    assert not_on_page(parse(facts_file), page) == [f"contact.{other}: {new[other]}"]
 
 
-def test_a_change_record_must_name_a_fact(facts_file: Path) -> None:
-    edit(facts_file, "  changed_by_staff: []", "  changed_by_staff:\n    - field: contact.telephone\n      by: Office\n      on: 2026-12-01")
+def test_a_change_record_must_name_a_fact(facts_file: Path, facts: Facts) -> None:
+    line = record_change(facts_file, "contact.telephone")
     with pytest.raises(FactsError) as e:
         parse(facts_file)
-    assert (e.value.line, e.value.field, e.value.kind) == (line_of(facts_file, "field: contact.telephone"), "source.changed_by_staff.0.field", "not_a_fact")
+    index = len(facts.source.changed_by_staff)
+    assert (e.value.line, e.value.field, e.value.kind) == (line, f"source.changed_by_staff.{index}.field", "not_a_fact")
     assert e.value.problem == "'contact.telephone' is not a fact in this file"
 
 

@@ -10,7 +10,7 @@ from typing import Tuple
 
 import pytest
 
-from tests.conftest import ROOT, Facts
+from tests.conftest import ROOT, Facts, record_change
 
 
 @pytest.fixture
@@ -106,12 +106,11 @@ def test_malformed_fact(project: Path, facts: Facts) -> None:
     assert "an e-mail address such as name@umb.edu.pl" in out
 
 
-def test_change_record_naming_no_fact(project: Path) -> None:
-    line = edit(project / "data/facts.yml", "  changed_by_staff: []",
-                "  changed_by_staff:\n    - field: contact.telephone\n      by: Anna\n      on: 2026-12-01") + 1
+def test_change_record_naming_no_fact(project: Path, facts: Facts) -> None:
+    line = record_change(project / "data/facts.yml", "contact.telephone")
     code, out = run_check(project)
     assert code == 1
-    assert (f"data/facts.yml, line {line}: field 'source.changed_by_staff.0.field': "
+    assert (f"data/facts.yml, line {line}: field 'source.changed_by_staff.{len(facts.source.changed_by_staff)}.field': "
             "'contact.telephone' is not a fact in this file") in out
     assert "How to fix: Write the place of the fact you changed as the file names it" in out
 
