@@ -4,6 +4,7 @@ Each topic action remembers its topic in the `topic` slot, so a follow-up such a
 is answered about the topic of the previous answer.
 """
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -14,6 +15,10 @@ from actions import answers
 from actions.facts import FactsError, store
 
 logger = logging.getLogger(__name__)
+
+
+def _values(tracker: Tracker, entity: str) -> List[str]:
+    return [e["value"] for e in tracker.latest_message.get("entities") or [] if e.get("entity") == entity and isinstance(e.get("value"), str)]
 
 
 def _send(dispatcher: CollectingDispatcher, answer: answers.Answer) -> None:
@@ -44,10 +49,13 @@ def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optional[
     return [SlotSet("topic", last)]
 
 
-class TopicAction(Action):
+class TopicAction(Action, ABC):
     """Answers a question about one topic and remembers the topic for follow-ups."""
 
-    topic: str
+    @property
+    @abstractmethod
+    def topic(self) -> str:
+        """The topic answered (a key of answers.ANSWERS); abstract so the SDK registers only the subclasses."""
 
     def name(self) -> Text:
         return f"action_answer_{self.topic}"
@@ -84,15 +92,16 @@ class ActionAnswerFollowup(Action):
         return "action_answer_followup"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        entities = tracker.latest_message.get("entities") or []
-        values = lambda name: [e["value"] for e in entities if e.get("entity") == name and isinstance(e.get("value"), str)]
-        named = values("subject")
-        topic = named[0] if named else answers.topic_of(tracker.get_slot("topic"), values("aspect"), values("contact_channel"))
+        named = _values(tracker, "subject")
+        topic = named[0] if named else answers.topic_of(tracker.get_slot("topic"), _values(tracker, "aspect"), _values(tracker, "contact_channel"))
         return _answer(dispatcher, tracker, topic)
 
 
 class ActionExplainScope(Action):
-    """Out of scope or not understood: say what I can help with and where to write or call."""
+    """Out of scope or not understood: say what I can help with and where to write or call.
+
+    A message the model is unsure of that names a contact detail or an institution is answered
+    about it ("thanks! one more thing, the postcode?"): the name tells the topic."""
 
     def name(self) -> Text:
         return "action_explain_scope"
@@ -102,6 +111,9 @@ class ActionExplainScope(Action):
         if facts is None:
             return []
         fallback = tracker.latest_message.get("intent", {}).get("name") == "nlu_fallback"
+        named = "contact" if _values(tracker, "contact_channel") else "partnerships" if _values(tracker, "institution") else None
+        if fallback and named:
+            return _answer(dispatcher, tracker, named)
         response = "utter_not_understood" if fallback else "utter_out_of_scope"
         dispatcher.utter_message(response=response, **answers.variables(facts))
         return []

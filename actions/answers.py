@@ -199,6 +199,8 @@ def _clause_topic(asked: Asked) -> Optional[str]:
         return asked["subject"][0]
     if asked.get("contact_channel"):
         return "contact"
+    if asked.get("country"):
+        return "partnerships"  # only the partnerships are told by country
     owners = {t for a in asked.get("aspect", []) for t, known in TOPIC_ASPECTS.items() if a in known}
     return owners.pop() if len(owners) == 1 else None
 
@@ -226,8 +228,18 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str) -> List[Tupl
         for clause in clauses:
             for entity, values in clause.items():
                 everything.setdefault(entity, []).extend(v for v in values if v not in everything.get(entity, []))
-        return [(topic, everything)]
+        named = bool(everything.get("subject"))  # "who funds the center?" stays about the center
+        return [(topic if named else _owner(topic, everything.get("aspect", [])), everything)]
     return list(found.items())
+
+
+def _owner(topic: str, aspects: List[str]) -> str:
+    """`topic`, or the one other topic that has every aspect asked when `topic` has none of them
+    ("what does the operational programme fund?" taken for partnerships is about the professors)."""
+    if topic not in TOPIC_ASPECTS or not aspects or any(a in TOPIC_ASPECTS[topic] for a in aspects):
+        return topic
+    owners = [t for t, known in TOPIC_ASPECTS.items() if all(a in known for a in aspects)]
+    return owners[0] if len(owners) == 1 else topic
 
 
 def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], topic: str) -> Tuple[Answer, str]:

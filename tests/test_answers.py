@@ -74,7 +74,7 @@ async def test_center_aspect_it_has_and_one_it_lacks(facts: Facts) -> None:
     c = facts.euroregional_center
     texts, _ = await run(actions.ActionAnswerEuroregionalCenter(), tracker("ask_euroregional_center", {"aspect": ["location"]}))
     assert texts == [f"The {c.name} is located {c.location}."]
-    texts, _ = await run(actions.ActionAnswerEuroregionalCenter(), tracker("ask_euroregional_center", {"aspect": ["funding"]}))
+    texts, _ = await run(actions.ActionAnswerEuroregionalCenter(), tracker("ask_euroregional_center", {"aspect": ["funding"], "subject": ["euroregional_center"]}))
     assert texts == [dont_know_center(facts)]
     texts, _ = await run(actions.ActionAnswerEuroregionalCenter(), tracker("ask_euroregional_center", {"aspect": ["events"], "detail": ["next"]}))
     assert texts == [dont_know_center(facts)]
@@ -141,3 +141,9 @@ def test_one_topic_named_twice_is_one_question() -> None:
     assert answers.by_topic(text, entities, "euroregional_center") == [
         ("euroregional_center", {"aspect": ["location", "founding"], "subject": ["euroregional_center"]})
     ]
+
+
+def test_aspect_only_another_topic_has_moves_an_unnamed_question_there() -> None:
+    text = "what does the operational programme fund?"
+    entities = _entities(text, [("operational programme", "aspect", "funding")])
+    assert answers.by_topic(text, entities, "partnerships") == [("visiting_professors", {"aspect": ["funding"]})]
