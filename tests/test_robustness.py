@@ -301,14 +301,14 @@ socket_payloads = st.one_of(
 
 
 def socket_refusal(payload: Any) -> Optional[str]:
-    """What the channel must answer to a `user_uttered` payload it cannot read, None for a message."""
+    """What the channel must answer to a `user_uttered` payload it cannot read, None for a message
+    (the test gives every object payload its session id)."""
+    refusal = "Sorry, I could not read that message: "
     if not isinstance(payload, dict):
-        return 'Sorry, I could not read that message: send an object like {"message": "...", "session_id": "..."}.'
-    if not isinstance(payload.get("message", ""), str):
-        return "Sorry, I could not read that message: 'message' must be a string."
-    if not isinstance(payload.get("metadata", {}), dict):
-        return "Sorry, I could not read that message: 'metadata' must be an object."
-    return None
+        return refusal + 'send an object like {"message": "...", "session_id": "..."}.'
+    wrong = [f"'{key}' must be {kind}." for key, cls, kind in (("message", str, "a string"), ("metadata", dict, "an object"))
+             if key in payload and not isinstance(payload[key], cls)]
+    return refusal + wrong[0] if wrong else None
 
 
 def test_socketio_payloads_property(assistant: Assistant) -> None:
