@@ -35,7 +35,7 @@ DOMAIN = Path("domain.yml")
 FACTS = Path("data/facts.yml")
 ENTITIES = Path("data/nlu/entities.yml")
 # Test files: checked for spelling and overlaps, but an intent used only here is not "used".
-TEST_FILES = (Path("tests/test_stories.yml"), Path("tests/nlu/heldout.yml"), Path("tests/nlu/heldout_fresh.yml"))
+TEST_FILES = (Path("tests/test_stories.yml"), *(Path(f"tests/nlu/{name}.yml") for name in ("heldout", "heldout_fresh", "heldout_blind")))
 
 MIN_EXAMPLES = 10
 # Rasa's "not understood" signal (FallbackClassifier): it must have a rule but no examples.

@@ -22,7 +22,7 @@ from rasa.core.agent import Agent
 from rasa.core.test import WronglyClassifiedUserUtterance, WronglyPredictedAction, _collect_story_predictions, _create_data_generator
 from rasa.utils.log_utils import configure_structlog
 
-from staff import setup_logging
+from staff import conversations as blind, setup_logging
 from staff.evaluation import MIN_ACCURACY, questions, score
 
 logger = logging.getLogger("staff.test_bot")
@@ -75,7 +75,11 @@ async def run(model: Path, report: Path, stories: Path = STORIES, questions: Pat
     agent = Agent.load(str(model))
     story_summary, story_failures = await conversations(agent, stories)
     nlu_summary, nlu_misses, nlu_ok = await heldout(agent, questions)
-    ok = not story_failures and nlu_ok
+    # every reply judged end to end on the blind sets, with the action server (staff/conversations.py)
+    replies, replies_ok = await asyncio.to_thread(
+        lambda: blind.report(blind.evaluate(sorted(blind.SETS.glob("*.yml")), model))
+    )
+    ok = not story_failures and nlu_ok and replies_ok
     trained = datetime.fromtimestamp(model.stat().st_mtime)
     lines = [
         f"Assistant test report, {datetime.now():%Y-%m-%d %H:%M} (model {model}, trained {trained:%Y-%m-%d %H:%M})",
@@ -85,6 +89,9 @@ async def run(model: Path, report: Path, stories: Path = STORIES, questions: Pat
         "",
         *nlu_summary,
         *(["  Not understood as expected:", *nlu_misses] if nlu_misses else []),
+        "",
+        "Replies to the blind conversations (tests/eval/), by kind of conversation and by topic of question:",
+        *replies,
         "",
         "Result: " + ("PASSED" if ok else "FAILED (see above; docs/STAFF.md explains what to do)"),
     ]

@@ -1,7 +1,8 @@
 """Replies end to end on the blind sets (tests/eval/, staff/conversations.py): every conversation
 played through the trained model and the action server, each turn judged on its reply.
 
-The floors sit a few points under the figures measured with the seeded training (docs/TESTING.md);
+The floors (staff/conversations.py) sit a few points under the figures measured with the seeded
+training (docs/EVALUATION.md);
 the report with every failed turn is in reports/conversations.txt.
 """
 from typing import Dict, List
@@ -11,18 +12,15 @@ import pytest
 from staff import conversations
 from tests.conftest import MODEL, ROOT
 
-SETS = ROOT / "tests" / "eval"
-# set -> the lowest share of conversations whose every turn gets the right reply
-FLOORS = {"dev": 0.86, "locked": 0.84, "out_of_scope": 0.82}
-MAX_REFUSED = 0.03  # topic questions answered "I don't know"
+FLOORS, MAX_REFUSED = conversations.FLOORS, conversations.MAX_REFUSED
 
 
 @pytest.fixture(scope="module")
 def results() -> Dict[str, List[conversations.Result]]:
-    found = conversations.evaluate([SETS / f"{name}.yml" for name in FLOORS], MODEL)
+    found = conversations.evaluate([conversations.SETS / f"{name}.yml" for name in FLOORS], MODEL)
     report = ROOT / "reports" / "conversations.txt"
     report.parent.mkdir(exist_ok=True)
-    report.write_text("\n".join(line for name, r in found.items() for line in conversations.summary(name, r)) + "\n")
+    report.write_text("\n".join(conversations.report(found)[0]) + "\n")
     return found
 
 
