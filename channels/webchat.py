@@ -11,7 +11,8 @@ Two channels, both listed in credentials.yml:
   `enter_room` is a coroutine that Rasa 3.6 does not await, so with `session_persistence` the
   browser never joined its session's room and received no answer (RasaHQ/rasa#13027). It also
   only accepts session ids that look like the ones it hands out, so a browser cannot take over
-  the conversation of a REST or messaging-app user by naming their sender id.
+  the conversation of a REST or messaging-app user by naming their sender id. A visitor's rating
+  of an answer (the widget's 👍/👎, socket.io event `feedback`) is kept in the conversation.
 - `WebChatPage` serves `web/` (the demo page, the widget and the vendored socket.io client) from
   the Rasa server itself, so page and socket share one origin, and the history of a session, so
   that a reloaded page shows the conversation so far.
@@ -20,16 +21,18 @@ import logging
 import os
 import re
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
-from sanic import Blueprint, response
+from rasa.shared.core.events import AgentUttered
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import guard
+from channels.guard import MAX_MESSAGE_CHARS, guard
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,9 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # What `uuid.uuid4().hex` gives: the only session ids handed out, and the only ones accepted.
 SESSION_ID = re.compile(r"[0-9a-f]{32}")
 HISTORY_LIMIT = 200
+FEEDBACK_VALUES = ("up", "down", "none")  # "none": the visitor took the rating back
+MAX_ID_CHARS = 64
+RECENT_IDS = 10_000  # message ids remembered, to drop a message sent again after a lost connection
 
 
 def valid_session_id(session_id: Any) -> bool:
@@ -56,6 +62,35 @@ def socket_payload_problem(data: Any) -> Optional[str]:
     return None
 
 
+def feedback_problem(data: Any) -> Optional[str]:
+    """What is wrong with a `feedback` payload ({session_id, message_id, answer, value}), or None."""
+    if not isinstance(data, dict) or data.get("value") not in FEEDBACK_VALUES:
+        return f"send an object with 'value' one of {', '.join(FEEDBACK_VALUES)}."
+    if not isinstance(data.get("message_id"), str) or not 0 < len(data["message_id"]) <= MAX_ID_CHARS:
+        return f"'message_id' must be the id of the visitor's message (at most {MAX_ID_CHARS} characters)."
+    if not isinstance(data.get("answer"), str) or len(data["answer"]) > 10 * MAX_MESSAGE_CHARS:
+        return "'answer' must be the text of the rated answer."
+    return None
+
+
+class RecentIds:
+    """The last `size` keys seen (an LRU set)."""
+
+    def __init__(self, size: int = RECENT_IDS) -> None:
+        self.size = size
+        self._keys: "OrderedDict[Any, None]" = OrderedDict()
+
+    def seen(self, key: Any) -> bool:
+        """Whether `key` was seen before; remembers it."""
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return True
+        self._keys[key] = None
+        if len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+        return False
+
+
 class SocketIOChannel(SocketIOInput):
     """Rasa's socket.io channel, guarded, with the browser really joining its session's room."""
 
@@ -64,6 +99,7 @@ class SocketIOChannel(SocketIOInput):
         sio = self.sio
         namespace = self.namespace or "/"
         inner = sio.handlers[namespace][self.user_message_evt]
+        received = RecentIds()
         origins = os.environ.get("CORS_ORIGINS", "").split()
         if origins:
             sio.eio.cors_allowed_origins = origins  # browsers apply no CORS to websockets: check Origin here
@@ -79,6 +115,12 @@ class SocketIOChannel(SocketIOInput):
                 text = f"Sorry, I could not read that message: {problem}"
                 await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=namespace)
                 return
+            message_id = data.get("metadata", {}).get("message_id")
+            if isinstance(message_id, str) and received.seen((data.get("session_id"), message_id)):
+                # the widget sends a message again when it could not tell whether it arrived
+                logger.info("Message %s of %s received again (sent again after a lost connection): ignored",
+                            message_id, data.get("session_id"))
+                return
             await inner(sid, data)
 
         @sio.on("session_request", namespace=self.namespace)
@@ -91,6 +133,30 @@ class SocketIOChannel(SocketIOInput):
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        @sio.on("feedback", namespace=self.namespace)
+        async def feedback(sid: Text, data: Any = None) -> Dict[Text, Any]:
+            """A rating of an answer, kept in the conversation as an `agent` event (Rasa's one event
+            with free data that changes nothing in the dialogue). The ack says whether it was stored."""
+            problem = feedback_problem(data)
+            if not problem and data.get("session_id") not in sio.rooms(sid, namespace=namespace):
+                problem = "send 'session_request' first, then the 'session_id' it confirms with each rating."
+            if problem:
+                logger.info("Bad socket.io feedback from %s refused: %s", sid, problem)
+                return {"stored": False, "error": problem}
+            session_id = data["session_id"]
+            rating = {"feedback": data["value"], "message_id": data["message_id"], "answer": data["answer"]}
+            agent = Sanic.get_app().ctx.agent
+            try:
+                async with agent.lock_store.lock(session_id):
+                    tracker = await agent.processor.get_tracker(session_id)
+                    tracker.update(AgentUttered(data=rating, metadata={"input_channel": self.name()}))
+                    await agent.processor.save_tracker(tracker)
+            except Exception as e:
+                logger.exception("Could not store the feedback of %s: %s", session_id, e)
+                return {"stored": False, "error": "it could not be stored, please try again later."}
+            logger.info("Feedback in %s: %s on the answer to %s", session_id, data["value"], data["message_id"])
+            return {"stored": True}
 
         return bp
 
