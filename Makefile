@@ -55,18 +55,23 @@ unanswered: $(INSTALLED)
 
 # Web chat widget (README, "Web chat widget"): socket.io-client from npm, copied beside the widget,
 # and Debian's chromium for its browser tests (Playwright downloads no browser).
+# axe-core (a dev dependency) is what the widget's accessibility tests run in the browser.
+NODE_MODULES := node_modules/.package-lock.json
 WIDGET_IO := web/vendor/socket.io.min.js
 CHROMIUM := /usr/bin/chromium
 
-$(WIDGET_IO): package.json package-lock.json
+$(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
+	touch $@
+
+$(WIDGET_IO): $(NODE_MODULES)
 	mkdir -p $(@D) && cp node_modules/socket.io-client/dist/socket.io.min.js $@
 
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
 setup: $(WIDGET_IO)
-test: $(CHROMIUM)
+test: $(CHROMIUM) $(NODE_MODULES)
 
 # Dependency audit (docs/SECURITY.md): pip-audit in a venv of its own (it needs a newer `packaging`
 # than Rasa 3.6 allows), over the pinned versions in requirements.lock. Accepted findings are

@@ -1,7 +1,7 @@
 /*
  * UMB cooperation assistant: chat widget for a web page, talking to Rasa's socket.io channel.
  *
- * Embed with one tag (see README, "Web chat widget"):
+ * Embed with one tag (see docs/WIDGET.md):
  *   <script src="https://ASSISTANT/web/widget.js" data-title="..." data-initial-payload="/greet" defer></script>
  * Options (data-* attributes of that tag):
  *   data-server           the assistant's URL (default: where widget.js comes from)
@@ -11,9 +11,11 @@
  *   data-storage          "local" (default: the conversation is kept across tabs and visits) or
  *                         "session" (kept in this tab only)
  *
- * Bot messages are rendered as text: only line breaks and links are made from them, with DOM
- * text nodes, never innerHTML. Messages not yet confirmed by the server stay in an outbox kept
- * in storage, and are sent again after a reconnect or a reload unless the history shows them.
+ * The widget lives in a Shadow DOM with its own stylesheet in px, so the host page's CSS neither
+ * reaches it nor resizes it. Every text is rendered as text: only line breaks and links are made
+ * from it, with DOM text nodes, never innerHTML. Messages not yet confirmed by the server stay in
+ * an outbox kept in storage and are sent again after a reconnect or a reload unless the history
+ * shows them.
  */
 (function () {
   "use strict";
@@ -22,43 +24,90 @@
   var base = new URL(".", script.src);
   var data = script.dataset;
   var cfg = {
-    server: data.server || base.origin,
+    server: (data.server || base.origin).replace(/\/+$/, ""),
     title: data.title || "Chat",
     initialPayload: data.initialPayload === undefined ? "/greet" : data.initialPayload,
     storage: data.storage === "session" ? "sessionStorage" : "localStorage",
   };
   var STORAGE_KEY = "umb-chat:" + cfg.server;
-  var ACK_TIMEOUT_MS = 60000;
+  // The server does not read a message longer than this (MAX_MESSAGE_CHARS in rasa_addons/channels.py).
+  var MAX_CHARS = 1000;
+  var NEAR_LIMIT = 800; // from here on, the visitor sees how many characters are left
+  // A message the server has not confirmed receiving by then is marked "Not sent yet" and the
+  // connection is taken for lost (socket.io itself would only notice after ~45 s of silence).
+  var RECEIPT_TIMEOUT_MS = 3000;
+  var FEEDBACK_TIMEOUT_MS = 8000;
   var LINK = /(https?:\/\/[^\s<>"]*[^\s<>".,;:!?)'"]|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
+  var TEXT = {
+    connecting: "Connecting…",
+    lost: "Connection lost, reconnecting… Messages you send now will be sent when it is back.",
+    offline: "You are offline. Messages you send now will be sent when the connection is back.",
+    unreachable: "Cannot reach the assistant, retrying… Messages you send now will be sent when it is back.",
+    refused: "This site is not allowed to use the assistant. The site's editor must add its address (" +
+      location.origin + ") to CORS_ORIGINS in the assistant's settings.",
+    notSent: "Not sent yet: it will be sent when the connection is back.",
+  };
 
-  var state = load();
+  var tabId = newId(); // this tab's outbox entries carry it (see adoptOrphans)
+  var memory = normalize({});
+  var state = read();
   var socket = null;
   var ready = false; // connected and the session confirmed
+  var awaitingSession = false; // a session_confirm is the answer to our session_request
   var synced = false; // history shown at least once
-  var inFlight = {};
+  var refused = false; // the server refuses this page's origin: no more retries
+  var originRefusals = 0;
+  var checkingOrigin = false;
+  var pending = {}; // message id -> receipt timer, for messages sent and not yet confirmed
   var nodes = {}; // message id -> its list item, for status updates
-
-  // ---------- storage ----------
-
-  function load() {
-    try {
-      var saved = JSON.parse(window[cfg.storage].getItem(STORAGE_KEY) || "{}");
-      return { sessionId: saved.sessionId || null, outbox: saved.outbox || [], open: !!saved.open };
-    } catch (e) {
-      return { sessionId: null, outbox: [], open: false };
-    }
+  var lastUserId = null; // the visitor's message the next bot messages answer (for feedback)
+  var answerIndex = 0; // how many bot messages have answered it so far
+  var channel = window.BroadcastChannel ? new BroadcastChannel(STORAGE_KEY) : null;
+  if (navigator.locks) {
+    // held as long as this tab lives: another tab adopts our unsent messages only once it is gone
+    navigator.locks.request("umb-chat-tab:" + tabId, function () { return new Promise(function () {}); });
   }
 
-  function save() {
+  // ---------- storage (shared by the tabs of a visitor, so always read before a change) ----------
+
+  function normalize(saved) {
+    return {
+      sessionId: saved.sessionId || null,
+      outbox: Array.isArray(saved.outbox) ? saved.outbox : [],
+      open: !!saved.open,
+      feedback: saved.feedback && typeof saved.feedback === "object" ? saved.feedback : {},
+    };
+  }
+
+  function read() {
     try {
-      window[cfg.storage].setItem(STORAGE_KEY, JSON.stringify(state));
+      var raw = window[cfg.storage].getItem(STORAGE_KEY);
+      if (raw) return normalize(JSON.parse(raw));
     } catch (e) {
-      /* storage disabled: the chat still works, without surviving a reload */
+      /* storage disabled or broken: the chat still works, without surviving a reload */
     }
+    return memory;
+  }
+
+  function update(change) {
+    var s = read();
+    change(s);
+    memory = state = s;
+    try {
+      window[cfg.storage].setItem(STORAGE_KEY, JSON.stringify(s));
+    } catch (e) {
+      /* see read() */
+    }
+    return s;
   }
 
   function newId() {
     return Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  /** Characters as the server counts them (code points, surrounding space stripped). */
+  function charCount(text) {
+    return Array.from(text.trim()).length;
   }
 
   // ---------- DOM ----------
@@ -70,27 +119,41 @@
     return node;
   }
 
+  var host = el("umb-chat-widget");
+  var shadow = host.attachShadow({ mode: "open" });
   var uid = "umb-chat-" + newId();
   var root = el("div", { class: "umb-chat" });
   var launcher = el("button", {
     type: "button", class: "umb-chat__launcher", "aria-expanded": "false", "aria-controls": uid + "-panel",
-    "aria-label": "Open chat: " + cfg.title,
   }, "Chat with us");
-  var panel = el("section", { id: uid + "-panel", class: "umb-chat__panel", role: "dialog", "aria-labelledby": uid + "-title" });
+  var panel = el("div", { id: uid + "-panel", class: "umb-chat__panel", role: "dialog", "aria-labelledby": uid + "-title" });
   panel.hidden = true;
-  var header = el("header", { class: "umb-chat__header" });
+  var header = el("div", { class: "umb-chat__header" });
   var title = el("h2", { id: uid + "-title", class: "umb-chat__title" }, cfg.title);
   var closeBtn = el("button", { type: "button", class: "umb-chat__close", "aria-label": "Close chat" }, "\u00d7");
-  var status = el("p", { class: "umb-chat__status", role: "status" });
-  var log = el("ol", { class: "umb-chat__log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+  var status = el("div", { class: "umb-chat__status", role: "status" });
+  var statusText = el("span");
+  var tryAgain = el("button", { type: "button", class: "umb-chat__try-again" }, "Try again");
+  var log = el("div", { class: "umb-chat__log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+  var list = el("ol", { class: "umb-chat__list" });
   var form = el("form", { class: "umb-chat__form" });
   var label = el("label", { for: uid + "-input", class: "umb-chat__sr-only" }, "Your message");
-  var input = el("input", { id: uid + "-input", class: "umb-chat__input", type: "text", autocomplete: "off", maxlength: "1000", placeholder: "Type your question…" });
+  var input = el("input", {
+    id: uid + "-input", class: "umb-chat__input", type: "text", autocomplete: "off",
+    placeholder: "Type your question…", "aria-describedby": uid + "-count",
+  });
   var sendBtn = el("button", { type: "submit", class: "umb-chat__send" }, "Send");
+  var count = el("p", { id: uid + "-count", class: "umb-chat__count" });
+  var notice = el("p", { class: "umb-chat__sr-only", role: "status" }); // announcements only
+  count.hidden = true;
+  status.hidden = true;
+  tryAgain.hidden = true;
 
   header.append(title, closeBtn);
+  status.append(statusText, tryAgain);
+  log.append(list);
   form.append(label, input, sendBtn);
-  panel.append(header, status, log, form);
+  panel.append(header, status, log, count, form, notice);
   root.append(panel, launcher);
 
   /** Text with line breaks and links, built from text nodes: markup in it is shown, never run. */
@@ -112,9 +175,33 @@
     });
   }
 
-  function scrollDown() {
+  // ---------- scrolling: the newest message or note is always in view ----------
+
+  var atEnd = true; // the visitor has not scrolled up to read
+
+  function scrollToEnd() {
     log.scrollTop = log.scrollHeight;
+    atEnd = true;
   }
+
+  /** Scrolls the log (only the log) so that `node` is in view. */
+  function reveal(node) {
+    if (node === list.lastElementChild || !node.isConnected) { scrollToEnd(); return; }
+    var top = node.getBoundingClientRect().top - log.getBoundingClientRect().top + log.scrollTop;
+    if (top < log.scrollTop || top + node.offsetHeight > log.scrollTop + log.clientHeight) {
+      log.scrollTop = top + node.offsetHeight - log.clientHeight + 8;
+    }
+  }
+
+  log.addEventListener("scroll", function () {
+    atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+  });
+  if (window.ResizeObserver) {
+    // the status line or the counter appearing shrinks the log: keep the newest message in view
+    new ResizeObserver(function () { if (atEnd) scrollToEnd(); }).observe(log);
+  }
+
+  // ---------- messages ----------
 
   function removeQuickReplies() {
     Array.prototype.forEach.call(log.querySelectorAll(".umb-chat__quick-replies"), function (n) { n.remove(); });
@@ -122,11 +209,15 @@
 
   function showBot(text, buttons) {
     var item = el("li", { class: "umb-chat__msg umb-chat__msg--bot" });
-    item.appendChild(el("span", { class: "umb-chat__sr-only" }, "Assistant: "));
-    appendRichText(item, text);
-    log.appendChild(item);
+    var bubble = el("div", { class: "umb-chat__text" });
+    bubble.appendChild(el("span", { class: "umb-chat__sr-only" }, "Assistant: "));
+    appendRichText(bubble, text);
+    item.appendChild(bubble);
+    if (lastUserId) item.appendChild(feedbackButtons(lastUserId + ":" + answerIndex++, lastUserId, text));
+    list.appendChild(item);
+    removeQuickReplies();
     if (buttons && buttons.length) {
-      var group = el("li", { class: "umb-chat__quick-replies", role: "group", "aria-label": "Suggested questions" });
+      var group = el("div", { class: "umb-chat__quick-replies", role: "group", "aria-label": "Suggested questions" });
       buttons.forEach(function (b) {
         var btn = el("button", { type: "button", class: "umb-chat__quick-reply" }, b.title);
         btn.addEventListener("click", function () {
@@ -137,127 +228,339 @@
       });
       log.appendChild(group);
     }
-    scrollDown();
+    scrollToEnd();
   }
 
   function showUser(msg, msgStatus) {
-    if (msg.text === cfg.initialPayload) return;
+    var hidden = msg.text === cfg.initialPayload; // the greeting is not an answer to rate
+    lastUserId = hidden ? null : msg.id || null;
+    answerIndex = 0;
+    if (hidden) return;
     var item = el("li", { class: "umb-chat__msg umb-chat__msg--user" });
-    item.appendChild(el("span", { class: "umb-chat__sr-only" }, "You: "));
-    item.appendChild(document.createTextNode(msg.label));
-    log.appendChild(item);
+    var bubble = el("div", { class: "umb-chat__text" });
+    bubble.appendChild(el("span", { class: "umb-chat__sr-only" }, "You: "));
+    bubble.appendChild(document.createTextNode(msg.label));
+    item.appendChild(bubble);
+    list.appendChild(item);
     if (msg.id) nodes[msg.id] = item;
+    scrollToEnd();
     setStatus(msg, msgStatus);
-    scrollDown();
   }
 
-  /** Marks a message of the visitor: "" sent, "waiting" (offline: sent on reconnect), "failed" (retry). */
+  /** Marks a message of the visitor: "" (received by the server) or "waiting" (sent once the connection is back). */
   function setStatus(msg, msgStatus) {
     var item = nodes[msg.id];
     if (!item) return;
     var old = item.querySelector(".umb-chat__note");
     if (old) old.remove();
-    item.classList.toggle("umb-chat__msg--unsent", !!msgStatus);
+    item.classList.toggle("umb-chat__msg--unsent", msgStatus === "waiting");
     if (msgStatus === "waiting") {
-      item.appendChild(el("span", { class: "umb-chat__note" }, "Not sent yet: it will be sent when the connection is back."));
-    } else if (msgStatus === "failed") {
-      var note = el("span", { class: "umb-chat__note" }, "Not sent. ");
-      var retry = el("button", { type: "button", class: "umb-chat__retry" }, "Retry");
-      retry.addEventListener("click", function () { setStatus(msg, ""); emit(msg); });
-      note.appendChild(retry);
-      item.appendChild(note);
+      item.appendChild(el("p", { class: "umb-chat__note" }, TEXT.notSent));
+      reveal(item);
     }
   }
 
-  function showConnection(text) {
-    status.textContent = text;
+  function showConnection(text, canRetry) {
+    statusText.textContent = text;
+    tryAgain.hidden = !canRetry;
     status.hidden = !text;
   }
+
+  function announce(text) {
+    notice.textContent = "";
+    // a fresh text node, so that screen readers announce the same text again
+    setTimeout(function () { notice.textContent = text; }, 50);
+  }
+
+  // ---------- feedback on the bot's answers ----------
+
+  var FEEDBACK = [
+    { value: "up", label: "Helpful", turn: "" },
+    { value: "down", label: "Not helpful", turn: "rotate(180 12 12)" },
+  ];
+  var SVG = "http://www.w3.org/2000/svg";
+  var THUMB = "M2 10h4v11H2zM8 10l4-7c1.5 0 2.5 1 2.2 2.6L13.5 9H20c1.2 0 2 1 1.8 2.2l-1.5 8c-.2 1.1-1.1 1.8-2.2 1.8H8z";
+
+  /** A thumb drawn with SVG (emoji depend on the visitor's fonts): 👍, or 👎 turned over. */
+  function thumb(turn) {
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", THUMB);
+    if (turn) path.setAttribute("transform", turn);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function feedbackButtons(key, messageId, text) {
+    var group = el("div", { class: "umb-chat__feedback", role: "group", "aria-label": "Was this answer helpful?" });
+    var thanks = el("span", { class: "umb-chat__thanks" });
+    var buttons = FEEDBACK.map(function (f) {
+      var btn = el("button", {
+        type: "button", class: "umb-chat__rate umb-chat__rate--" + f.value, "aria-label": f.label, title: f.label,
+        "aria-pressed": "false",
+      });
+      btn.appendChild(thumb(f.turn));
+      btn.addEventListener("click", function () {
+        var value = btn.getAttribute("aria-pressed") === "true" ? "none" : f.value;
+        rate(key, messageId, text, value, show);
+      });
+      group.appendChild(btn);
+      return btn;
+    });
+    group.appendChild(thanks);
+
+    function show(value, message) {
+      buttons.forEach(function (btn, i) { btn.setAttribute("aria-pressed", String(FEEDBACK[i].value === value)); });
+      thanks.textContent = message || "";
+    }
+    show(state.feedback[key] || "none", "");
+    return group;
+  }
+
+  /** Sends a rating (or its withdrawal, "none") to the server, which keeps it in the conversation. */
+  function rate(key, messageId, text, value, show) {
+    var before = state.feedback[key] || "none";
+    if (!ready) {
+      announce("Your feedback could not be sent: there is no connection to the assistant.");
+      show(before, "Not sent: no connection");
+      return;
+    }
+    show(value, "");
+    var done = false;
+    var timer = setTimeout(function () {
+      if (done) return;
+      done = true;
+      show(before, "Not sent");
+      announce("Your feedback could not be sent.");
+    }, FEEDBACK_TIMEOUT_MS);
+    socket.emit("feedback", { session_id: state.sessionId, message_id: messageId, answer: text, value: value }, function (reply) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (reply && reply.stored) {
+        update(function (s) { if (value === "none") delete s.feedback[key]; else s.feedback[key] = value; });
+        var thanks = value === "none" ? "" : "Thank you for your feedback.";
+        show(value, thanks);
+        if (thanks) announce(thanks);
+      } else {
+        show(before, "Not sent");
+        announce("Your feedback could not be sent" + (reply && reply.error ? ": " + reply.error : "."));
+      }
+    });
+  }
+
+  // ---------- the visitor's message and its length ----------
+
+  var lengthLevel = "ok";
+
+  function updateCount() {
+    var n = charCount(input.value);
+    var level = n > MAX_CHARS ? "over" : n >= NEAR_LIMIT ? "near" : "ok";
+    count.hidden = level === "ok";
+    count.classList.toggle("umb-chat__count--over", level === "over");
+    if (level === "over") {
+      count.textContent = (n - MAX_CHARS) + " characters too long: messages can have up to " + MAX_CHARS + " characters.";
+      input.setAttribute("aria-invalid", "true");
+    } else {
+      count.textContent = (MAX_CHARS - n) + " of " + MAX_CHARS + " characters left";
+      input.removeAttribute("aria-invalid");
+    }
+    if (level !== lengthLevel && level !== "ok") announce(count.textContent);
+    lengthLevel = level;
+  }
+
+  input.addEventListener("input", updateCount);
 
   // ---------- conversation ----------
 
   function send(text, shown) {
     text = text.trim();
-    if (!text) return;
+    if (!text) return false;
+    if (charCount(text) > MAX_CHARS) {
+      announce("Not sent: " + count.textContent);
+      return false;
+    }
     removeQuickReplies();
-    var msg = { id: newId(), text: text, label: shown || text };
-    state.outbox.push(msg);
-    save();
+    var msg = { id: newId(), text: text, label: shown || text, tab: tabId };
+    update(function (s) { s.outbox.push(msg); });
     showUser(msg, ready ? "" : "waiting");
+    if (channel) channel.postMessage({ type: "user", sessionId: state.sessionId, msg: msg });
     if (ready) emit(msg);
+    return true;
   }
 
+  /**
+   * Sends a message; it counts as received when the server answers it (the ack of user_uttered
+   * comes after the whole turn) or, sooner, when the server answers the session_request sent
+   * right behind it on the same connection (packets arrive in order).
+   */
   function emit(msg) {
-    if (inFlight[msg.id]) return;
-    inFlight[msg.id] = true;
-    socket.timeout(ACK_TIMEOUT_MS).emit(
-      "user_uttered",
-      { message: msg.text, session_id: state.sessionId, metadata: { message_id: msg.id } },
-      function (err) {
-        delete inFlight[msg.id];
-        if (!err) {
-          state.outbox = state.outbox.filter(function (m) { return m.id !== msg.id; });
-          save();
-          setStatus(msg, "");
-        } else {
-          // a lost connection: sent again after reconnecting; a timeout: the visitor decides
-          setStatus(msg, socket.connected ? "failed" : "waiting");
-        }
-      }
-    );
+    if (pending[msg.id]) return;
+    var received = function () { confirm(msg); };
+    pending[msg.id] = setTimeout(function () {
+      if (!pending[msg.id]) return;
+      delete pending[msg.id];
+      setStatus(msg, "waiting");
+      connectionLost(TEXT.lost);
+    }, RECEIPT_TIMEOUT_MS);
+    socket.emit("user_uttered", { message: msg.text, session_id: state.sessionId, metadata: { message_id: msg.id } }, received);
+    awaitingSession = false;
+    socket.emit("session_request", { session_id: state.sessionId }, received);
+  }
+
+  function confirm(msg) {
+    clearTimeout(pending[msg.id]);
+    delete pending[msg.id];
+    update(function (s) { s.outbox = s.outbox.filter(function (m) { return m.id !== msg.id; }); });
+    setStatus(msg, "");
+  }
+
+  /** Every message not confirmed yet is marked "Not sent yet" (it is sent again after reconnecting). */
+  function markUnsent() {
+    Object.keys(pending).forEach(function (id) { clearTimeout(pending[id]); delete pending[id]; });
+    state.outbox.forEach(function (m) { if (m.tab === tabId) setStatus(m, "waiting"); });
   }
 
   /** Shows the conversation as the server has it, then (re)sends what it has not got. */
   function sync(fresh) {
-    fetch(cfg.server + "/web/history/" + encodeURIComponent(state.sessionId))
+    fetch(cfg.server + "/web/history/" + encodeURIComponent(state.sessionId), { cache: "no-store" })
       .then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.json();
       })
       .then(function (history) {
         var got = {};
-        log.textContent = "";
+        list.textContent = "";
+        removeQuickReplies();
         nodes = {};
+        lastUserId = null;
         history.messages.forEach(function (m, i) {
           if (m.from === "user") {
             if (m.id) got[m.id] = true;
-            showUser({ text: m.text, label: m.label }, "");
+            showUser({ id: m.id, text: m.text, label: m.label }, "");
           } else {
             showBot(m.text, i === history.messages.length - 1 ? m.buttons : []);
           }
         });
-        state.outbox = state.outbox.filter(function (m) { return !got[m.id]; });
-        save();
+        update(function (s) { s.outbox = s.outbox.filter(function (m) { return !got[m.id]; }); });
         sendOutbox(!history.messages.length);
       }, function (err) {
         // the conversation so far stays as shown; what is unsent goes out all the same
         console.warn("UMB chat: could not load the conversation so far (" + err.message + ")");
-        sendOutbox(fresh && !log.children.length);
+        sendOutbox(fresh && !list.children.length);
       });
   }
 
   function sendOutbox(greet) {
     synced = true;
-    state.outbox.forEach(function (m) {
-      if (!nodes[m.id]) showUser(m, "");
-      else setStatus(m, "");
-      emit(m);
+    adoptOrphans().then(function () {
+      state.outbox.forEach(function (m) {
+        if (m.tab !== tabId) return; // another open tab sends it
+        if (!nodes[m.id]) showUser(m, "");
+        emit(m);
+      });
+      if (greet && !state.outbox.length && cfg.initialPayload) send(cfg.initialPayload);
     });
-    if (greet && !state.outbox.length && cfg.initialPayload) send(cfg.initialPayload);
   }
+
+  /** Unsent messages of a tab that is closed now become this tab's to send. */
+  function adoptOrphans() {
+    var others = state.outbox.filter(function (m) { return m.tab !== tabId; });
+    if (!others.length) return Promise.resolve();
+    var alive = navigator.locks
+      ? navigator.locks.query().then(function (q) { return q.held.map(function (l) { return l.name; }); }, function () { return []; })
+      : Promise.resolve([]);
+    return alive.then(function (names) {
+      update(function (s) {
+        s.outbox.forEach(function (m) { if (names.indexOf("umb-chat-tab:" + m.tab) < 0) m.tab = tabId; });
+      });
+    });
+  }
+
+  if (channel) {
+    // another tab of this visitor asked something: show it here too (its answer comes over the socket)
+    channel.onmessage = function (e) {
+      var d = e.data || {};
+      if (d.type !== "user" || !synced || !d.msg || d.sessionId !== state.sessionId || nodes[d.msg.id]) return;
+      removeQuickReplies();
+      showUser({ id: d.msg.id, text: d.msg.text, label: d.msg.label }, "");
+    };
+  }
+
+  /** Gives up on a connection that looks dead instead of waiting for socket.io's ping timeout. */
+  function connectionLost(text) {
+    ready = false;
+    showConnection(text);
+    markUnsent();
+    if (socket && socket.connected) socket.io.engine.close(); // socket.io reconnects at once
+  }
+
+  /**
+   * Whether the server refuses this page's origin: it answers, but without CORS headers for us.
+   * The probe asks for a session that does not exist: the server checks the origin first, and
+   * answers an accepted one with HTTP 400 and CORS headers.
+   */
+  function originRefused() {
+    var probe = cfg.server + "/socket.io/?EIO=4&transport=polling&sid=umb-chat-origin-check";
+    var get = function (mode) {
+      var abort = window.AbortController ? new AbortController() : null;
+      if (abort) setTimeout(function () { abort.abort(); }, 5000);
+      return fetch(probe, { mode: mode, cache: "no-store", credentials: "omit", signal: abort && abort.signal });
+    };
+    return get("cors").then(
+      function () { return false; },
+      function () { return get("no-cors").then(function () { return true; }, function () { return false; }); }
+    );
+  }
+
+  function checkOrigin() {
+    if (checkingOrigin || refused) return;
+    checkingOrigin = true;
+    originRefused().then(function (isRefused) {
+      checkingOrigin = false;
+      originRefusals = isRefused ? originRefusals + 1 : 0;
+      if (originRefusals >= 2 && socket && !socket.connected) {
+        // twice in a row: stop retrying, and say what the site's editor has to do
+        refused = true;
+        socket.disconnect();
+        showConnection(TEXT.refused, true);
+        console.error("UMB chat: " + cfg.server + " refuses this page's origin (" + location.origin +
+          "): add it to CORS_ORIGINS in the assistant's settings.");
+      }
+    });
+  }
+
+  tryAgain.addEventListener("click", function () {
+    refused = false;
+    originRefusals = 0;
+    showConnection(TEXT.connecting);
+    socket.connect();
+    input.focus();
+  });
 
   function connect() {
     if (socket) return;
-    showConnection("Connecting…");
-    socket = window.io(cfg.server, { transports: ["websocket", "polling"] });
+    showConnection(TEXT.connecting);
+    socket = window.io(cfg.server, {
+      transports: ["websocket", "polling"],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 2000,
+      timeout: 5000,
+    });
     socket.on("connect", function () {
+      originRefusals = 0;
+      awaitingSession = true;
       socket.emit("session_request", { session_id: state.sessionId });
     });
     socket.on("session_confirm", function (sessionId) {
+      if (!awaitingSession) return; // the answer to a receipt check (see emit)
+      awaitingSession = false;
       var id = typeof sessionId === "string" ? sessionId : sessionId && sessionId.session_id;
       var fresh = id !== state.sessionId;
-      state.sessionId = id;
-      save();
+      update(function (s) { s.sessionId = id; });
       ready = true;
       showConnection("");
       sync(fresh);
@@ -267,63 +570,111 @@
       showBot(msg.text || "", msg.quick_replies || msg.buttons || []);
     });
     socket.on("disconnect", function () {
+      if (refused) return;
       ready = false;
-      showConnection("Connection lost, reconnecting… Messages you send now will be sent when it is back.");
+      showConnection(navigator.onLine === false ? TEXT.offline : TEXT.lost);
+      markUnsent();
     });
     socket.on("connect_error", function () {
-      showConnection("Cannot reach the assistant, retrying… Messages you send now will be sent when it is back.");
+      if (refused) return;
+      ready = false;
+      showConnection(navigator.onLine === false ? TEXT.offline : TEXT.unreachable);
+      markUnsent();
+      if (navigator.onLine !== false) checkOrigin();
     });
   }
 
-  // ---------- open and close ----------
+  window.addEventListener("offline", function () {
+    if (socket && !refused) connectionLost(TEXT.offline);
+  });
+
+  // ---------- open and close; on a phone the open chat is modal ----------
+
+  var phone = window.matchMedia("(max-width: 480px)");
+
+  function isModal() {
+    return phone.matches && !panel.hidden;
+  }
+
+  function updateModal() {
+    if (phone.matches) panel.setAttribute("aria-modal", "true");
+    else panel.removeAttribute("aria-modal");
+  }
+
+  function focusables() {
+    return Array.prototype.filter.call(
+      panel.querySelectorAll("button, input, a[href], [tabindex='0']"),
+      function (n) { return !n.disabled && n.getClientRects().length > 0; }
+    );
+  }
 
   function open() {
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
-    launcher.setAttribute("aria-label", "Close chat: " + cfg.title);
-    state.open = true;
-    save();
+    update(function (s) { s.open = true; });
     connect();
     input.focus();
+    scrollToEnd();
   }
 
   function close() {
     panel.hidden = true;
     launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-label", "Open chat: " + cfg.title);
-    state.open = false;
-    save();
+    update(function (s) { s.open = false; });
     launcher.focus();
   }
 
   launcher.addEventListener("click", function () { if (panel.hidden) open(); else close(); });
   closeBtn.addEventListener("click", close);
   panel.addEventListener("keydown", function (e) {
-    if (e.key === "Escape") { e.preventDefault(); close(); }
+    if (e.key === "Escape") { e.preventDefault(); close(); return; }
+    if (e.key !== "Tab" || !isModal()) return;
+    // phone: Tab and Shift+Tab go round the chat, never into the page it covers
+    var f = focusables();
+    var active = shadow.activeElement;
+    if (e.shiftKey && (active === f[0] || f.indexOf(active) < 0)) { e.preventDefault(); f[f.length - 1].focus(); }
+    else if (!e.shiftKey && (active === f[f.length - 1] || f.indexOf(active) < 0)) { e.preventDefault(); f[0].focus(); }
   });
+  document.addEventListener("focusin", function (e) {
+    if (isModal() && e.target !== host) input.focus(); // focus got into the covered page some other way
+  });
+  if (phone.addEventListener) phone.addEventListener("change", updateModal);
+  updateModal();
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    send(input.value);
-    input.value = "";
+    if (send(input.value)) {
+      input.value = "";
+      updateCount();
+    }
     input.focus();
   });
 
   // ---------- start ----------
 
-  function start() {
-    document.body.appendChild(root);
-    if (state.open) open();
-  }
-
   var css = el("link", { rel: "stylesheet", href: new URL("widget.css", base).href });
-  document.head.appendChild(css);
   var io = el("script", { src: new URL("vendor/socket.io.min.js", base).href });
-  io.addEventListener("load", function () {
-    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-    else start();
-  });
+  var ioLoaded = new Promise(function (resolve) { io.addEventListener("load", resolve); });
   io.addEventListener("error", function () {
     console.error("UMB chat: could not load " + io.src + "; the chat is unavailable");
   });
   document.head.appendChild(io);
+  var domReady = new Promise(function (resolve) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve);
+    else resolve();
+  });
+  Promise.all([ioLoaded, domReady]).then(function () {
+    // the stylesheet loads once the host is in the page; the widget shows only once styled
+    css.addEventListener("load", show);
+    css.addEventListener("error", function () {
+      console.error("UMB chat: could not load " + css.href);
+      show();
+    });
+    shadow.append(css);
+    document.body.appendChild(host);
+  });
+
+  function show() {
+    shadow.append(root);
+    if (state.open) open();
+  }
 })();
