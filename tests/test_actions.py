@@ -136,8 +136,11 @@ async def test_last_update(agent, facts: Facts) -> None:
     ]
 
 
-async def test_followup_without_topic_asks_which_topic(agent) -> None:
-    assert await ask(agent, "when was it founded?") == ["Which topic would you like to know more about?"]
+async def test_followup_without_topic(agent, facts: Facts) -> None:
+    # only the center was founded, so that is what "it" is; "tell me more" cannot be placed
+    assert await ask(agent, "when was it founded?") == [center_founded_reply(facts)]
+    [reply] = await ask(agent, "tell me more")
+    assert reply.startswith("Sorry, I didn't understand that, so I don't know how to answer.") and facts.contact.email in reply
 
 
 @pytest.mark.parametrize("question", ["what's the weather tomorrow?", "how do I apply for admission?", "tell me a joke"])

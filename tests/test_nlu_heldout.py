@@ -5,11 +5,12 @@ that the data lacked), so it flatters the model a little; tests/nlu/heldout_fres
 later, blind, and is only measured. Each must stay above its floor; the report has both.
 """
 import re
-from typing import List
+from typing import Dict, List
 
 import pytest
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
-from rasa.shared.nlu.constants import TEXT
+from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 
@@ -52,15 +53,24 @@ async def test_heldout_intent_accuracy(agent, name: str) -> None:
 
 
 async def test_diet_is_asked_only_when_the_logistic_regression_is_unsure(agent, monkeypatch) -> None:
-    """rasa_addons.nlu.BackupDIETClassifier: confident messages never reach DIET."""
+    """rasa_addons.nlu.BackupDIETClassifier: confident messages never reach DIET, unsure ones do."""
     asked: List[str] = []
-    diet_process = DIETClassifier.process
+    first_guess: Dict[str, float] = {}
+    diet_process, should_fallback = DIETClassifier.process, FallbackClassifier._should_fallback
 
-    def spy(self, messages):
+    def spy_diet(self, messages):
         asked.extend(m.get(TEXT) for m in messages)
         return diet_process(self, messages)
 
-    monkeypatch.setattr(DIETClassifier, "process", spy)
-    parsed = [await agent.parse_message(text) for text in ("hi", "what's your phone number?", "list the things i can ask")]
-    assert asked == ["list the things i can ask"]  # the logistic regression gives it 0.30 for ask_capabilities
-    assert [p["intent"]["name"] for p in parsed] == ["greet", "ask_contact", "ask_capabilities"]
+    def spy_rule(self, message):  # first asked by the backup DIET, with the logistic regression's guess
+        first_guess.setdefault(message.get(TEXT), message.get(INTENT)["confidence"])
+        return should_fallback(self, message)
+
+    monkeypatch.setattr(DIETClassifier, "process", spy_diet)
+    monkeypatch.setattr(FallbackClassifier, "_should_fallback", spy_rule)
+    texts = ("hi", "what's your phone number?", "list the things i can ask", "and so on then", "well hmm", "tell")
+    for text in texts:
+        await agent.parse_message(text)
+    unsure = [t for t in texts if first_guess[t] < 0.3]  # config.yml's fallback threshold
+    assert unsure, f"none of {texts} is unsure now: add a vaguer one ({first_guess})"
+    assert asked == unsure and "hi" not in asked and "what's your phone number?" not in asked
