@@ -345,7 +345,7 @@ def widget_state(page: Page, name: str, clip: Dict[str, float]) -> Tuple[List[An
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), animations="disabled")
-    if os.environ.get("WIDGET_DOCS_SCREENSHOTS") == "1":
+    if os.environ.get("WIDGET_DOCS_SCREENSHOTS") == "1" and not name.endswith("-closed"):
         shutil.copy(path, DOCS / path.name)
     return page.evaluate(WIDGET_BOXES), Image.open(path).convert("RGB").crop(
         (int(clip["x"]), int(clip["y"]), int(clip["x"] + clip["width"]), int(clip["y"] + clip["height"]))
