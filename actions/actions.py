@@ -44,7 +44,7 @@ def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optional[
     if topic not in answers.ANSWERS:
         dispatcher.utter_message(response="utter_not_understood", **answers.variables(facts))
         return []
-    answer, last = answers.answer(facts, message.get("text") or "", message.get("entities") or [], topic)
+    answer, last = answers.answer(facts, message.get("text") or "", message.get("entities") or [], topic, tracker.get_slot("topic"))
     _send(dispatcher, answer)
     return [SlotSet("topic", last)]
 

@@ -98,10 +98,11 @@ def dont_know(facts: Dict[str, Any], topic: str) -> Answer:
     return [(f"utter_dont_know_{topic}", variables(facts))]
 
 
-def contact(facts: Dict[str, Any], channels: List[str], details: List[str]) -> Answer:
-    """One line per contact detail asked for; the full card when none (or the office itself) is asked."""
+def contact(facts: Dict[str, Any], channels: List[str], details: List[str], names: List[str]) -> Answer:
+    """One line per contact detail asked for; the full card when none (or the office itself) is asked.
+    The page gives the office's details only: not a partner institution's (`names`)."""
     values = variables(facts)
-    if details:
+    if details or names:
         return dont_know(facts, "contact")
     asked = {CONTACT_ALIASES.get(c, c) for c in channels}
     if "office" in asked:
@@ -182,7 +183,7 @@ def last_update(facts: Dict[str, Any], details: List[str]) -> Answer:
 
 
 ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer]] = {
-    "contact": lambda f, get: contact(f, get("contact_channel") + get("aspect"), get("detail")),
+    "contact": lambda f, get: contact(f, get("contact_channel") + get("aspect"), get("detail"), get("institution")),
     "partnerships": lambda f, get: partnerships(f, get("institution"), get("country"), get("aspect"), get("detail")),
     "euroregional_center": lambda f, get: euroregional_center(f, get("institution"), get("aspect"), get("detail")),
     "visiting_professors": lambda f, get: visiting_professors(f, get("institution"), get("aspect"), get("detail")),
@@ -193,59 +194,81 @@ ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer
 CLAUSE_END = re.compile(r"[?;,.!+&]|\band\b|\balso\b")
 
 
+# Words that name a topic only loosely ("partners", "office"): another topic named beside them wins
+# ("the partners of the euroregional center").
+LOOSE_SUBJECTS = ("partnerships", "contact")
+
+
+def _subject(asked: Asked) -> Optional[str]:
+    named = asked.get("subject", [])
+    specific = [s for s in named if s not in LOOSE_SUBJECTS]
+    return (specific or named or [None])[0]
+
+
 def _clause_topic(asked: Asked) -> Optional[str]:
     """The topic a clause names (`subject`), or the one its contact details or aspects belong to."""
-    if asked.get("subject"):
-        return asked["subject"][0]
+    named = _subject(asked)
+    if named:
+        return named
     if asked.get("contact_channel"):
         return "contact"
     if asked.get("country"):
         return "partnerships"  # only the partnerships are told by country
-    owners = {t for a in asked.get("aspect", []) for t, known in TOPIC_ASPECTS.items() if a in known}
-    return owners.pop() if len(owners) == 1 else None
+    return _only_owner(asked.get("aspect", []))
 
 
-def by_topic(text: str, entities: List[Dict[str, Any]], topic: str) -> List[Tuple[str, Asked]]:
-    """The message's questions by topic: one for a message about one topic (`topic`, the one the
-    intent or the conversation gives), one per topic for a message that asks about several."""
+def _only_owner(aspects: List[str]) -> Optional[str]:
+    """The one topic that has every aspect asked, if only one has."""
+    owners = [t for t, known in TOPIC_ASPECTS.items() if aspects and all(a in known for a in aspects)]
+    return owners[0] if len(owners) == 1 else None
+
+
+def _merge(into: Asked, clause: Asked) -> None:
+    for entity, values in clause.items():
+        into.setdefault(entity, []).extend(v for v in values if v not in into.get(entity, []))
+
+
+def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Optional[str] = None) -> List[Tuple[str, Asked]]:
+    """The message's questions by topic.
+
+    `topic` is the one the intent gives, `current` the conversation's. A message about one topic gets
+    one answer: about the topic it names, else the intent's, unless that topic has none of the
+    aspects asked and the conversation's topic (or one other topic only) has them ("any summer
+    schools?" in a conversation about the center). A message about several gets one per topic.
+    """
     ends = [m.start() for m in CLAUSE_END.finditer(text)]
     clauses: List[Asked] = [{} for _ in range(len(ends) + 1)]
     for e in entities:
         if isinstance(e.get("value"), str):
-            index = sum(end <= e.get("start", 0) for end in ends)
-            values = clauses[index].setdefault(e["entity"], [])
-            if e["value"] not in values:
-                values.append(e["value"])
+            _merge(clauses[sum(end <= e.get("start", 0) for end in ends)], {e["entity"]: [e["value"]]})
     found: Dict[str, Asked] = {}
-    current = topic
+    at = topic
     for clause in (c for c in clauses if c):
-        current = _clause_topic(clause) or current
-        merged = found.setdefault(current, {})
-        for entity, values in clause.items():
-            merged.setdefault(entity, []).extend(v for v in values if v not in merged.get(entity, []))
-    if len(found) < 2:
-        everything: Asked = {}
-        for clause in clauses:
-            for entity, values in clause.items():
-                everything.setdefault(entity, []).extend(v for v in values if v not in everything.get(entity, []))
-        named = bool(everything.get("subject"))  # "who funds the center?" stays about the center
-        return [(topic if named else _owner(topic, everything.get("aspect", [])), everything)]
-    return list(found.items())
+        at = _clause_topic(clause) or at
+        _merge(found.setdefault(at, {}), clause)
+    if len(found) > 1:
+        return list(found.items())
+    everything: Asked = {}
+    for clause in clauses:
+        _merge(everything, clause)
+    named = _subject(everything)
+    if named:
+        return [(named, everything)]
+    aspects = everything.get("aspect", [])
+    if topic in TOPIC_ASPECTS and aspects and not any(a in TOPIC_ASPECTS[topic] for a in aspects):
+        if current in TOPIC_ASPECTS and all(a in TOPIC_ASPECTS[current] for a in aspects):
+            topic = current
+        else:
+            topic = _only_owner(aspects) or topic
+    return [(topic, everything)]
 
 
-def _owner(topic: str, aspects: List[str]) -> str:
-    """`topic`, or the one other topic that has every aspect asked when `topic` has none of them
-    ("what does the operational programme fund?" taken for partnerships is about the professors)."""
-    if topic not in TOPIC_ASPECTS or not aspects or any(a in TOPIC_ASPECTS[topic] for a in aspects):
-        return topic
-    owners = [t for t, known in TOPIC_ASPECTS.items() if all(a in known for a in aspects)]
-    return owners[0] if len(owners) == 1 else topic
-
-
-def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], topic: str) -> Tuple[Answer, str]:
-    """The answer to a message understood as being about `topic`, and the topic it ends on."""
+def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], topic: str,
+           current: Optional[str] = None) -> Tuple[Answer, str]:
+    """The answer to a message understood as being about `topic` (in a conversation about
+    `current`), and the topic it ends on."""
     result: Answer = []
-    for asked_topic, asked in by_topic(text, entities, topic):
+    for asked_topic, asked in by_topic(text, entities, topic, current):
         result += ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
         topic = asked_topic
     return result, topic

@@ -147,3 +147,14 @@ def test_aspect_only_another_topic_has_moves_an_unnamed_question_there() -> None
     text = "what does the operational programme fund?"
     entities = _entities(text, [("operational programme", "aspect", "funding")])
     assert answers.by_topic(text, entities, "partnerships") == [("visiting_professors", {"aspect": ["funding"]})]
+
+
+def test_a_question_the_intent_topic_cannot_answer_stays_in_the_conversation() -> None:
+    text = "any summer schools?"
+    entities = _entities(text, [("summer schools", "aspect", "events")])
+    # understood as a partnerships question, in a conversation about the center
+    assert answers.by_topic(text, entities, "partnerships", current="euroregional_center") == [("euroregional_center", {"aspect": ["events"]})]
+
+
+def test_a_partner_institution_has_no_contact_details_on_the_page(facts: Facts) -> None:
+    assert answers.contact(facts._values, ["address"], [], [facts.visiting_professors.home_institutions[0]]) == answers.dont_know(facts._values, "contact")
