@@ -191,7 +191,7 @@ ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer
 }
 
 # Where one question ends and another may begin: "where is the center and who pays the professors?"
-CLAUSE_END = re.compile(r"[?;,.!+&]|\band\b|\balso\b")
+CLAUSE_END = re.compile(r"[?;,.!+&]|\b(?:and|also|plus|as well as)\b")
 
 
 # Words that name a topic only loosely ("partners", "office"): another topic named beside them wins
@@ -241,13 +241,17 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
     for e in entities:
         if isinstance(e.get("value"), str):
             _merge(clauses[sum(end <= e.get("start", 0) for end in ends)], {e["entity"]: [e["value"]]})
-    found: Dict[str, Asked] = {}
+    found: List[Tuple[str, Asked]] = []
     at = topic
     for clause in (c for c in clauses if c):
         at = _clause_topic(clause) or at
-        _merge(found.setdefault(at, {}), clause)
+        # a clause joins the one before about the same topic, unless one asks a detail the page lacks
+        if found and found[-1][0] == at and not (clause.get("detail") or found[-1][1].get("detail")):
+            _merge(found[-1][1], clause)
+        else:
+            found.append((at, dict(clause)))
     if len(found) > 1:
-        return list(found.items())
+        return found
     everything: Asked = {}
     for clause in clauses:
         _merge(everything, clause)
