@@ -73,6 +73,20 @@ def feedback_problem(data: Any) -> Optional[str]:
     return None
 
 
+def _name_the_setting(eio: Any, origins: List[str]) -> None:
+    """A site refused for its origin shows in the log with the setting that lets it in (engine.io
+    itself says only "... is not an accepted origin.", once, and only with its own logging on)."""
+    log_once = eio._log_error_once
+
+    def log(message: str, key: str) -> None:
+        if key != "bad-origin":
+            return log_once(message, key)
+        logger.warning("Web chat refused: %s Add the site's origin to CORS_ORIGINS in .env to let its "
+                       "widget connect (now: %s).", message, " ".join(origins))
+
+    eio._log_error_once = log
+
+
 class RecentIds:
     """The last `size` keys seen (an LRU set)."""
 
@@ -103,6 +117,7 @@ class SocketIOChannel(SocketIOInput):
         origins = os.environ.get("CORS_ORIGINS", "").split()
         if origins:
             sio.eio.cors_allowed_origins = origins  # browsers apply no CORS to websockets: check Origin here
+            _name_the_setting(sio.eio, origins)
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:

@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from rasa.utils.log_utils import configure_structlog
 from ruamel.yaml import YAML
 
 from actions.facts import FACTS_PATH, parse as parse_facts
+from scripts.assistant import free_port
 from staff import setup_logging
 
 logger = logging.getLogger("staff.conversations")
@@ -150,17 +150,11 @@ class Result:
         return not any(self.problems)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ActionServer:
     """The project's action server in a subprocess on a free loopback port, for an in-process agent."""
 
     def __init__(self) -> None:
-        self.port, self.token = _free_port(), secrets.token_urlsafe(16)
+        self.port, self.token = free_port(), secrets.token_urlsafe(16)
         self.proc: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> "ActionServer":

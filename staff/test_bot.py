@@ -6,7 +6,7 @@ are questions the model was never trained on. The report (reports/test-bot.txt) 
 failed: the question, what it should have been understood as, and what the assistant understood
 instead.
 
-Usage: python -m staff.test_bot [--model FILE] [--report FILE] [--stories FILE] [--heldout FILE]
+Usage: python -m staff.test_bot [--model FILE] [--report FILE] [--stories FILE] [--heldout FILE] [--conversations DIR]
 """
 import argparse
 import asyncio
@@ -71,13 +71,13 @@ async def heldout(agent: Agent, path: Path) -> Tuple[List[str], List[str], bool]
     return [summary], misses, result.accuracy >= MIN_ACCURACY
 
 
-async def run(model: Path, report: Path, stories: Path = STORIES, questions: Path = HELDOUT) -> bool:
+async def run(model: Path, report: Path, stories: Path = STORIES, questions: Path = HELDOUT, sets: Path = blind.SETS) -> bool:
     agent = Agent.load(str(model))
     story_summary, story_failures = await conversations(agent, stories)
     nlu_summary, nlu_misses, nlu_ok = await heldout(agent, questions)
     # every reply judged end to end on the blind sets, with the action server (staff/conversations.py)
     replies, replies_ok = await asyncio.to_thread(
-        lambda: blind.report(blind.evaluate(sorted(blind.SETS.glob("*.yml")), model))
+        lambda: blind.report(blind.evaluate(sorted(sets.glob("*.yml")), model))
     )
     ok = not story_failures and nlu_ok and replies_ok
     trained = datetime.fromtimestamp(model.stat().st_mtime)
@@ -90,7 +90,7 @@ async def run(model: Path, report: Path, stories: Path = STORIES, questions: Pat
         *nlu_summary,
         *(["  Not understood as expected:", *nlu_misses] if nlu_misses else []),
         "",
-        "Replies to the blind conversations (tests/eval/), by kind of conversation and by topic of question:",
+        f"Replies to the blind conversations ({sets}), by kind of conversation and by topic of question:",
         *replies,
         "",
         "Result: " + ("PASSED" if ok else "FAILED (see above; docs/STAFF.md explains what to do)"),
@@ -110,11 +110,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "test-bot.txt")
     parser.add_argument("--stories", type=Path, default=STORIES, help="conversation tests (the file name must start with test_)")
     parser.add_argument("--heldout", type=Path, default=HELDOUT, help="held-out questions in Rasa NLU format")
+    parser.add_argument("--conversations", type=Path, default=blind.SETS, help="folder of blind conversation sets (staff/conversations.py)")
     args = parser.parse_args(argv)
     if not args.model.exists():
         logger.error("No trained model at %s: run `make train` first.", args.model)
         return 1
-    return 0 if asyncio.run(run(args.model, args.report, args.stories, args.heldout)) else 1
+    return 0 if asyncio.run(run(args.model, args.report, args.stories, args.heldout, args.conversations)) else 1
 
 
 if __name__ == "__main__":

@@ -391,6 +391,8 @@ def test_cors_allows_only_the_configured_origins(assistant: Assistant) -> None:
     # websockets are not covered by CORS in browsers: the socket.io server checks the Origin itself
     r = requests.get(f"{assistant.url}/socket.io/", params={"EIO": "4", "transport": "polling"}, headers={"Origin": "http://evil.example"}, timeout=30)
     assert r.status_code == 400
+    # the site's editor finds in the log which origin was refused and which setting lets it in
+    assert "Web chat refused: http://evil.example is not an accepted origin. Add the site's origin to CORS_ORIGINS" in assistant.log.read_text()
     r = requests.get(f"{assistant.url}/socket.io/", params={"EIO": "4", "transport": "polling"}, headers={"Origin": ORIGIN}, timeout=30)
     assert r.status_code == 200
 

@@ -111,7 +111,7 @@ def test_training_switches_the_running_assistant_over_without_restart(assistant:
     assert "keeps its old model: it refused the token" in log
 
 
-def test_test_bot_report_names_the_failed_question_and_what_was_understood(tmp_path: Path) -> None:
+def test_test_bot_report_names_the_failed_question_and_what_was_understood(tmp_path: Path, facts: Facts) -> None:
     stories = tmp_path / "test_conversations.yml"  # Rasa reads conversation tests only from test_* files
     stories.write_text(
         'version: "3.1"\nstories:\n'
@@ -122,9 +122,15 @@ def test_test_bot_report_names_the_failed_question_and_what_was_understood(tmp_p
     heldout = tmp_path / "heldout.yml"
     heldout.write_text('version: "3.1"\nnlu:\n- intent: ask_visiting_professors\n  examples: |\n    - fax number please\n'
                        "- intent: goodbye\n  examples: |\n    - bye bye then\n")
+    sets = tmp_path / "eval"
+    sets.mkdir()
+    (sets / "mini.yml").write_text(
+        "conversations:\n- id: m1\n  kind: single\n  turns:\n  - user: what's the fax number?\n    must_contain: ['{contact.fax}']\n"
+        "- id: m2\n  kind: followup\n  turns:\n  - user: what's the fax number?\n    must_contain: ['{contact.phone}']\n"
+    )
     report = tmp_path / "report.txt"
     code, log = run(["staff.test_bot", "--model", str(MODEL), "--report", str(report), "--stories", str(stories),
-                     "--heldout", str(heldout)], dict(os.environ))
+                     "--heldout", str(heldout), "--conversations", str(sets)], dict(os.environ))
     text = report.read_text()
     assert code == 1, log
     assert "Conversations" in text and "1 of 2 passed." in text
@@ -132,6 +138,8 @@ def test_test_bot_report_names_the_failed_question_and_what_was_understood(tmp_p
     assert '"what\'s your phone number?": should be ask_partnerships, understood as ask_contact' in text
     assert "1 of 2 understood (50.0%; at least 90% needed)" in text
     assert '"fax number please": should be ask_visiting_professors, understood as ask_contact' in text
+    assert "mini: conversations 1/2 (50.0%), turns 1/2 (50.0%)" in text and "  kind followup: 0/1 (0.0%)" in text
+    assert f"    [m2] \"what's the fax number?\" -> missing ['{facts.contact.phone}']" in text
     assert text.rstrip().endswith("Result: FAILED (see above; docs/STAFF.md explains what to do)")
 
 
