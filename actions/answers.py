@@ -194,9 +194,9 @@ ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer
 CLAUSE_END = re.compile(r"[?;,.!+&]|\b(?:and|also|plus|as well as)\b")
 
 
-# Words that name a topic only loosely ("partners", "office"): another topic named beside them wins
-# ("the partners of the euroregional center").
-LOOSE_SUBJECTS = ("partnerships", "contact")
+# Words that name a topic only loosely ("partners", "office", "the page"): another topic named beside
+# them wins ("the partners of the euroregional center", "what does the page say about the lectures?").
+LOOSE_SUBJECTS = ("partnerships", "contact", "last_update")
 
 
 def _subject(asked: Asked) -> Optional[str]:
@@ -256,6 +256,9 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
     for clause in clauses:
         _merge(everything, clause)
     named = _subject(everything)
+    if named == "partnerships" and current in ("euroregional_center", "visiting_professors") and not everything.get("country"):
+        # "partners?" in a conversation about the center means the center's partners
+        return [(current, {**everything, "aspect": [*everything.get("aspect", []), "partners"]})]
     if named:
         return [(named, everything)]
     aspects = everything.get("aspect", [])

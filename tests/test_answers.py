@@ -158,3 +158,12 @@ def test_a_question_the_intent_topic_cannot_answer_stays_in_the_conversation() -
 
 def test_a_partner_institution_has_no_contact_details_on_the_page(facts: Facts) -> None:
     assert answers.contact(facts._values, ["address"], [], [facts.visiting_professors.home_institutions[0]]) == answers.dont_know(facts._values, "contact")
+
+
+def test_partners_in_a_conversation_about_the_center_are_the_centers() -> None:
+    text = "partners?"
+    entities = _entities(text, [("partners", "subject", "partnerships")])
+    assert answers.by_topic(text, entities, "partnerships", current="euroregional_center") == [
+        ("euroregional_center", {"subject": ["partnerships"], "aspect": ["partners"]})
+    ]
+    assert answers.by_topic(text, entities, "partnerships", current="contact") == [("partnerships", {"subject": ["partnerships"]})]
