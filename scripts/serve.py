@@ -1,7 +1,11 @@
 """Run the assistant: the action server and the Rasa server together, in the foreground.
 
 Settings come from the environment, loaded from `.env` (see .env.example). Ctrl-C (or SIGTERM)
-stops both; if either server dies, the other is stopped too and the exit code says so.
+stops both. A server that dies (crash, `kill -9`, out of memory) is restarted on its own, after
+1, 2, 4 ... up to 30 seconds (the wait starts again at 1 s once a server has run for 60 s); the log
+says which one died, how (exit code or signal) and when it came back. While the action server is
+down, Rasa answers with the office's contact details (utter_service_unavailable); conversations are
+kept in the tracker store, so they go on in context after a restart.
 """
 import logging
 import os
@@ -11,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from dotenv import load_dotenv
 
@@ -86,6 +90,71 @@ def commands() -> List[List[str]]:
     ]
 
 
+NAMES = ["action server", "Rasa server"]
+BACKOFF_MAX = 30.0
+# a server that has run this long is considered healthy again: the next restart waits 1 s
+STABLE_AFTER = 60.0
+
+
+def how(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+class Supervised:
+    """One server process, restarted with backoff when it dies."""
+
+    def __init__(self, name: str, cmd: List[str]) -> None:
+        self.name, self.cmd = name, cmd
+        self.proc: Optional[subprocess.Popen] = None
+        self.started = 0.0
+        self.backoff = 1.0
+        self.restart_at: Optional[float] = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.cmd)
+        self.started = time.monotonic()
+        self.restart_at = None
+        if self.restarts:
+            logger.warning("%s restarted (pid %s, restart %d)", self.name, self.proc.pid, self.restarts)
+        else:
+            logger.info("%s started (pid %s)", self.name, self.proc.pid)
+
+    def check(self) -> None:
+        """Called every half second: notice a death, restart when the backoff has passed."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restarts += 1
+                self.start()
+            return
+        if self.proc is None or self.proc.poll() is None:
+            return
+        if now - self.started >= STABLE_AFTER:
+            self.backoff = 1.0
+        logger.error("%s died (pid %s, %s); restarting in %.0f s", self.name, self.proc.pid, how(self.proc.returncode), self.backoff)
+        self.restart_at = now + self.backoff
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+
+    def terminate(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+
+    def wait(self) -> None:
+        if not self.proc:
+            return
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.chdir(ROOT)
@@ -94,34 +163,26 @@ def main() -> int:
     os.environ["RASA_CREDENTIALS"] = str(write_active_credentials(
         Path(os.environ["RASA_CREDENTIALS"]), ROOT / "build" / f"credentials.{os.environ['RASA_PORT']}.yml", os.environ
     ))
-    procs = [subprocess.Popen(cmd) for cmd in commands()]
-    logger.info("Action server on port %s, Rasa server on http://127.0.0.1:%s", os.environ["ACTION_PORT"], os.environ["RASA_PORT"])
-
-    stopping = []
+    servers = [Supervised(name, cmd) for name, cmd in zip(NAMES, commands())]
+    stopping: List[int] = []
 
     def stop(signum: int, _frame: object) -> None:
         logger.info("Stopping (signal %s)", signum)
         stopping.append(signum)
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while all(p.poll() is None for p in procs):
+    for server in servers:
+        server.start()
+    logger.info("Action server on port %s, Rasa server on http://127.0.0.1:%s", os.environ["ACTION_PORT"], os.environ["RASA_PORT"])
+    while not stopping:
+        for server in servers:
+            server.check()
         time.sleep(0.5)
-    failed = [] if stopping else [p for p in procs if p.poll() is not None]
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    if failed:
-        logger.error("A server stopped unexpectedly: %s (exit code %s)", " ".join(failed[0].args[:3]), failed[0].returncode)
-        return 1
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.wait()
     return 0
 
 
