@@ -12,6 +12,9 @@ names them by module path (`channels.connectors.TelegramInput`).
   or a test's local fake.
 - Telegram and Bot Framework call their platform at start-up; when it cannot be reached, Rasa stops.
   Here the channel logs why and the server keeps running.
+- Every connector goes through the guard of the web channels (channels.guard): cleaned text, the
+  length limit (the user is told it), and the office's contact details instead of silence when a
+  custom action fails (action server down or too slow) or a store is unreachable.
 """
 import asyncio
 import logging
@@ -23,12 +26,16 @@ from aiogram import Bot
 from aiogram.bot.api import TELEGRAM_PRODUCTION, TelegramAPIServer
 from aiogram.utils.exceptions import TelegramAPIError
 from fbmessenger import MessengerClient
-from rasa.core.channels import botframework, facebook, rocketchat, slack, telegram, twilio, webexteams
+from rasa.core.channels import (
+    botframework, facebook, hangouts, mattermost, rocketchat, slack, telegram, twilio, webexteams,
+)
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.guard import guard
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,13 @@ class PlainTextButtons:
         await self.send_text_message(recipient_id, text_with_options(text, buttons))  # type: ignore[attr-defined]
 
 
+class Guarded:
+    """Input channel mixin: the connector's messages go through channels.guard."""
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return super().blueprint(guard(on_new_message))  # type: ignore[misc]
+
+
 def _with_api_url(channel: InputChannel, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
     channel.api_url = (credentials or {}).get("api_url")  # type: ignore[attr-defined]
     return channel
@@ -62,7 +76,7 @@ class TelegramOutput(telegram.TelegramOutput):
         Bot.__init__(self, access_token, server=server)
 
 
-class TelegramInput(telegram.TelegramInput):
+class TelegramInput(Guarded, telegram.TelegramInput):
     api_url: Optional[Text] = None
 
     @classmethod
@@ -96,7 +110,7 @@ class TelegramInput(telegram.TelegramInput):
 # Slack ------------------------------------------------------------------------------------------
 
 
-class SlackInput(slack.SlackInput):
+class SlackInput(Guarded, slack.SlackInput):
     api_url: Optional[Text] = None
 
     @classmethod
@@ -140,10 +154,11 @@ class FacebookInput(facebook.FacebookInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Rasa's webhook, but with this module's MessengerBot and API address, and 403 when refused."""
         fb_webhook = Blueprint("fb_webhook", __name__)
+        guarded = guard(on_new_message)
 
         async def with_our_bot(message: UserMessage) -> None:
             message.output_channel = MessengerBot(message.output_channel.messenger_client)
-            await on_new_message(message)
+            await guarded(message)
 
         @fb_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -199,11 +214,13 @@ class BotFrameworkInput(botframework.BotFrameworkInput):
             )
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        guarded = guard(on_new_message)
+
         async def with_our_bot(message: UserMessage) -> None:
             out = message.output_channel
             service_url = out.global_uri[: -len("v3/")]
             message.output_channel = BotFramework(out.app_id, out.app_password, out.conversation, out.bot, service_url)
-            await on_new_message(message)
+            await guarded(message)
 
         return super().blueprint(with_our_bot)
 
@@ -215,7 +232,7 @@ class TwilioOutput(PlainTextButtons, twilio.TwilioOutput):
     pass
 
 
-class TwilioInput(twilio.TwilioInput):
+class TwilioInput(Guarded, twilio.TwilioInput):
     def get_output_channel(self) -> TwilioOutput:
         return TwilioOutput(self.account_sid, self.auth_token, self.twilio_number)
 
@@ -224,7 +241,7 @@ class WebexTeamsBot(PlainTextButtons, webexteams.WebexTeamsBot):
     pass
 
 
-class WebexTeamsInput(webexteams.WebexTeamsInput):
+class WebexTeamsInput(Guarded, webexteams.WebexTeamsInput):
     def get_output_channel(self) -> WebexTeamsBot:
         return WebexTeamsBot(self.token, self.room)
 
@@ -239,6 +256,17 @@ class RocketChatBot(rocketchat.RocketChatBot):
         return [{"text": b["title"], "msg": b["title"], "type": "button", "msg_in_chat_window": True} for b in buttons]
 
 
-class RocketChatInput(rocketchat.RocketChatInput):
+class RocketChatInput(Guarded, rocketchat.RocketChatInput):
     def get_output_channel(self) -> RocketChatBot:
         return RocketChatBot(self.user, self.password, self.server_url)
+
+
+# Stock connectors, only guarded ------------------------------------------------------------------
+
+
+class MattermostInput(Guarded, mattermost.MattermostInput):
+    pass
+
+
+class HangoutsInput(Guarded, hangouts.HangoutsInput):
+    pass
