@@ -53,6 +53,16 @@ test-bot: setup
 unanswered: $(INSTALLED)
 	$(BIN)/python -m staff.unanswered --days $(DAYS)
 
+# Retention (docs/DEPLOY.md, "Retention"): delete conversations older than RETENTION_DAYS (.env,
+# default 180) from the configured tracker store; `make forget SENDER=<sender id>`: one person's.
+.PHONY: retention forget
+retention: $(INSTALLED)
+	$(BIN)/python -m staff.retention
+
+forget: $(INSTALLED)
+	@test -n "$(SENDER)" || { echo "usage: make forget SENDER=<sender id>"; exit 2; }
+	$(BIN)/python -m staff.retention --sender "$(SENDER)"
+
 # Web chat widget (README, "Web chat widget"): socket.io-client from npm, copied beside the widget,
 # and Debian's chromium for its browser tests (Playwright downloads no browser).
 # axe-core (a dev dependency) is what the widget's accessibility tests run in the browser.
