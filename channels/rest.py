@@ -4,6 +4,8 @@ POST /webhooks/rest/webhook {"sender": "...", "message": "..."} (same URL and fo
 A payload that is not a JSON object in UTF-8, has missing or wrong-typed fields, or a body over
 MAX_BODY_BYTES gets HTTP 400/413 saying what is wrong, before anything else reads it; a message then
 goes through channels.guard (cleaned text, length limit, a reply even when a server behind fails).
+A client over its rate limit (channels.limits) gets HTTP 429 with `Retry-After` and a JSON error
+saying when to send again; nothing else reads its request.
 """
 import json
 import logging
@@ -16,6 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.guard import Handler, clean_text, guard
+from channels.limits import Limits, slow_down_text
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class SafeRestInput(RestInput):
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         handle = guard(on_new_message)
+        limits = Limits()
+        logger.info("REST channel: %s", limits.describe())
         bp = Blueprint("safe_rest_webhook", __name__)
 
         @bp.route("/", methods=["GET"])
@@ -48,6 +53,13 @@ class SafeRestInput(RestInput):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            decision = await limits.check("message", limits.address(request.ip, request.headers.get("x-forwarded-for")))
+            if not decision.allowed:
+                seconds = decision.retry_after_seconds
+                return response.json(
+                    {"error": slow_down_text(decision), "retry_after": seconds}, status=429,
+                    headers={"Retry-After": str(seconds)},
+                )
             if len(request.body) > MAX_BODY_BYTES:
                 return response.json({"error": f"The request body is larger than {MAX_BODY_BYTES} bytes."}, status=413)
             try:

@@ -13,6 +13,9 @@ Two channels, both listed in credentials.yml:
   only accepts session ids that look like the ones it hands out, so a browser cannot take over
   the conversation of a REST or messaging-app user by naming their sender id. A visitor's rating
   of an answer (the widget's 👍/👎, socket.io event `feedback`) is kept in the conversation.
+  Rate limits per client address (channels.limits): a connection over the limit is refused
+  (`connect_error` saying when to retry), a message over the limit is answered with a bot message
+  saying to slow down and when to send it again.
 - `WebChatPage` serves `web/` (the demo page, the widget and the vendored socket.io client) from
   the Rasa server itself, so page and socket share one origin, and the history of a session, so
   that a reloaded page shows the conversation so far.
@@ -31,8 +34,10 @@ from rasa.shared.core.events import AgentUttered
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+import socketio
 
 from channels.guard import MAX_MESSAGE_CHARS, guard
+from channels.limits import Limits, slow_down_text
 
 logger = logging.getLogger(__name__)
 
@@ -114,13 +119,45 @@ class SocketIOChannel(SocketIOInput):
         namespace = self.namespace or "/"
         inner = sio.handlers[namespace][self.user_message_evt]
         received = RecentIds()
+        limits = Limits()
+        logger.info("Web chat: %s", limits.describe())
+        addresses: Dict[Text, Text] = {}  # sid -> the client's address
+        rasa_connect = sio.handlers[namespace]["connect"]
+        rasa_disconnect = sio.handlers[namespace]["disconnect"]
         origins = os.environ.get("CORS_ORIGINS", "").split()
         if origins:
             sio.eio.cors_allowed_origins = origins  # browsers apply no CORS to websockets: check Origin here
             _name_the_setting(sio.eio, origins)
 
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            request = environ.get("sanic.request")
+            peer = request.ip if request is not None else environ.get("REMOTE_ADDR", "")
+            address = limits.address(peer, environ.get("HTTP_X_FORWARDED_FOR"))
+            decision = await limits.check("connect", address)
+            if not decision.allowed:
+                seconds = decision.retry_after_seconds
+                raise socketio.exceptions.ConnectionRefusedError(
+                    f"Too many connections from your address: please try again in {seconds} s.",
+                    {"retry_after": seconds})
+            accepted = await rasa_connect(sid, environ, auth)
+            if accepted is not False:
+                addresses[sid] = address
+            return accepted
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: Text) -> None:
+            addresses.pop(sid, None)
+            await rasa_disconnect(sid)
+
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:
+            decision = await limits.check("message", addresses.get(sid, sid))
+            if not decision.allowed:
+                # refused clearly, never dropped: the visitor is told to send it again later
+                reply = {"text": slow_down_text(decision), "retry_after": decision.retry_after_seconds}
+                await sio.emit(self.bot_message_evt, reply, room=sid, namespace=namespace)
+                return
             problem = socket_payload_problem(data)
             if not problem and self.session_persistence:
                 if data.get("session_id") not in sio.rooms(sid, namespace=namespace):

@@ -7,19 +7,24 @@ used by `make run` (scripts/serve.py) and deploy/rasa.yaml. In this process, bef
   pieces of Rasa's own code and are tested against that version only;
 - it applies the speed fixes (rasa_addons.speedups);
 - it bounds the wait for a custom action to ACTION_TIMEOUT seconds (default 10): Rasa 3.6 waits
-  up to 5 minutes (a constant, not a setting), so a hung action server would cost the user minutes.
+  up to 5 minutes (a constant, not a setting), so a hung action server would cost the user minutes;
+- it sets the server's timeouts (REQUEST_TIMEOUT, RESPONSE_TIMEOUT, KEEP_ALIVE_TIMEOUT, seconds)
+  on the Sanic app Rasa makes, so a slow or idle client cannot hold a connection: Rasa leaves
+  Sanic's 60 s to send a request, gives a response an hour and keeps idle connections 120 s.
 
 Importing a module of this project never patches Rasa; only this entry point does, explicitly, so
 no server runs with the fixes by chance or without them by accident.
 """
+import functools
 import importlib.metadata
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import rasa.core.actions.action
+import rasa.core.run
 
 from rasa_addons import speedups
 
@@ -27,6 +32,9 @@ logger = logging.getLogger("rasa_addons.server")
 
 LOCK = Path(__file__).resolve().parent.parent / "requirements.lock"
 DEFAULT_ACTION_TIMEOUT = "10"
+# seconds: to receive a whole request (a slow client), to answer one (above ACTION_TIMEOUT and
+# engine.io's 25 s long-poll), an idle keep-alive connection stays open
+TIMEOUTS = {"REQUEST_TIMEOUT": "10", "RESPONSE_TIMEOUT": "60", "KEEP_ALIVE_TIMEOUT": "5"}
 
 
 class RasaVersionError(RuntimeError):
@@ -58,13 +66,44 @@ def limit_action_wait(seconds: float) -> None:
     rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT = seconds
 
 
+def server_timeouts(env: Mapping[str, str] = os.environ) -> Dict[str, float]:
+    """The Sanic timeouts from the settings (TIMEOUTS for those unset)."""
+    timeouts = {}
+    for name, default in TIMEOUTS.items():
+        value = float(env.get(name) or default)
+        if value <= 0:
+            raise ValueError(f"{name} must be a positive number of seconds, not {env.get(name)!r}")
+        timeouts[name] = value
+    return timeouts
+
+
+def set_server_timeouts(timeouts: Mapping[str, float]) -> None:
+    """Set `timeouts` on the Sanic app `rasa run` makes, after Rasa sets its own."""
+    configure_app = getattr(rasa.core.run.configure_app, "__wrapped__", rasa.core.run.configure_app)
+
+    @functools.wraps(configure_app)
+    def configured(*args: Any, **kwargs: Any) -> Any:
+        app = configure_app(*args, **kwargs)
+        app.config.update(dict(timeouts))
+        return app
+
+    rasa.core.run.configure_app = configured
+
+
 def prepare(env: Mapping[str, str] = os.environ, lock: Path = LOCK) -> str:
     """Everything done before Rasa runs; what was done, in one line."""
     version = check_rasa_version(lock)
     speedups.apply()
     seconds = float(env.get("ACTION_TIMEOUT") or DEFAULT_ACTION_TIMEOUT)
     limit_action_wait(seconds)
-    return f"Rasa {version} (as pinned): speed fixes applied, custom actions bounded to {seconds:g} s"
+    timeouts = server_timeouts(env)
+    if timeouts["RESPONSE_TIMEOUT"] <= seconds:
+        logger.warning("RESPONSE_TIMEOUT (%g s) is not above ACTION_TIMEOUT (%g s): a slow action gets a 503 "
+                       "instead of the office's contact details", timeouts["RESPONSE_TIMEOUT"], seconds)
+    set_server_timeouts(timeouts)
+    return (f"Rasa {version} (as pinned): speed fixes applied, server timeouts request {timeouts['REQUEST_TIMEOUT']:g} s, "
+            f"response {timeouts['RESPONSE_TIMEOUT']:g} s, keep-alive {timeouts['KEEP_ALIVE_TIMEOUT']:g} s, "
+            f"custom actions bounded to {seconds:g} s")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

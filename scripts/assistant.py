@@ -24,12 +24,18 @@ def free_port() -> int:
 
 
 class Assistant:
-    """Both servers on free ports, with their own tracker database; `env` overrides any setting."""
+    """Both servers on free ports, with their own tracker database; `env` overrides any setting.
+    Rate limits are high unless set (see RATE_LIMIT_* in .env.example)."""
 
     def __init__(self, workdir: Path, **env: str) -> None:
         self.rasa_port, self.action_port = free_port(), free_port()
         self.log = workdir / "servers.log"
         self.env = {
+            # the tests, bench and soak send far more from one address than a person types:
+            # rate limits high unless the environment or `env` sets them (tests/test_limits.py)
+            "RATE_LIMIT_MESSAGES": "100000",
+            "RATE_LIMIT_BURST": "100000",
+            "RATE_LIMIT_CONNECTIONS": "100000",
             **os.environ,
             "RASA_PORT": str(self.rasa_port),
             "ACTION_PORT": str(self.action_port),
