@@ -1,7 +1,7 @@
 # `make run` and `make test` set up everything they need: the venv, the spaCy pipeline, the model.
 SHELL := /bin/bash
-PY310 := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do $$p -c '' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
+PY310 := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do $$p -c '' 2>/dev/null && { echo $$p; break; }; done)
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SPACY := build/spacy_en_umb/meta.json
@@ -15,17 +15,16 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup run test train
 
+# The build steps themselves are in scripts/setup.sh, which the Dockerfile runs too.
 $(INSTALLED): pyproject.toml requirements.lock
-	@test -n "$(PY310)" || { echo "Python 3.10 is needed (Rasa 3.6 does not run on 3.11)"; exit 1; }
-	test -x $(BIN)/python || $(PY310) -m venv $(VENV)
-	$(BIN)/pip install -q -c requirements.lock -e ".[test]"
+	VENV=$(VENV) scripts/setup.sh venv
 	touch $@
 
 $(SPACY): $(INSTALLED) scripts/build_spacy.py
-	$(BIN)/python scripts/build_spacy.py
+	VENV=$(VENV) scripts/setup.sh spacy
 
 $(MODEL): $(INSTALLED) $(SPACY) $(TRAINING_DATA)
-	$(BIN)/python -m staff.train  # rasa train, then says where the model is and how long it took
+	VENV=$(VENV) scripts/setup.sh model
 
 setup: $(MODEL)
 
@@ -71,11 +70,11 @@ WIDGET_IO := web/vendor/socket.io.min.js
 CHROMIUM := /usr/bin/chromium
 
 $(NODE_MODULES): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	scripts/setup.sh widget
 	touch $@
 
 $(WIDGET_IO): $(NODE_MODULES)
-	mkdir -p $(@D) && cp node_modules/socket.io-client/dist/socket.io.min.js $@
+	test -f $@ && touch $@ || scripts/setup.sh widget  # copied by the step above
 
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium

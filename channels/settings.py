@@ -119,3 +119,21 @@ def write_active_credentials(template: Path, out: Path, env: Mapping[str, str]) 
     )
     return out
 
+
+
+def main(argv: Optional[list] = None) -> int:
+    """`python -m channels.settings [TEMPLATE] [OUT]`: write the credentials of the apps whose
+    variables are set in the environment (for a container, where scripts/serve.py does not run)."""
+    import os
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    template = Path(args[0] if args else "credentials.yml")
+    out = Path(args[1] if len(args) > 1 else "build/credentials.active.yml")
+    print(write_active_credentials(template, out, os.environ))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,5 +1,6 @@
 """deploy/ agrees with the project's own configuration: ports, environment variables, stores."""
 import importlib.util
+import json
 import re
 from types import ModuleType
 from typing import Any, Dict, List
@@ -117,3 +118,177 @@ def test_action_server_is_internal_and_only_rasa_may_call_it() -> None:
     assert policy["podSelector"]["matchLabels"]["component"] == "actions"
     assert policy["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["component"] == "rasa"
     assert container("actions")["command"] == ["python", "-m", "actions.server"]
+
+
+# The image (Dockerfile) and the one-host setup (compose.yaml) ----------------------------------------
+# No container engine runs here: what is checked is that they agree with the project.
+
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "compose.yaml"
+
+
+def dockerfile() -> List[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments left out."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def instructions(name: str) -> List[str]:
+    return [line[len(name) + 1:] for line in dockerfile() if line.split()[0] == name]
+
+
+def compose() -> Dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def rasa_services() -> List[Dict[str, Any]]:
+    services = compose()["services"]
+    return [s for name, s in services.items() if name.startswith("rasa")]
+
+
+def test_image_is_multi_stage_and_runs_as_a_user_not_root() -> None:
+    assert len(instructions("FROM")) >= 2
+    [user] = instructions("USER")
+    assert user not in ("root", "0")
+    # the user is made in the last stage, after its FROM
+    lines = dockerfile()
+    last_from = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    assert any("useradd" in line and user in line for line in lines[last_from:])
+
+
+def test_image_is_built_by_the_steps_of_make_setup() -> None:
+    """venv, spaCy pipeline, model and widget: scripts/setup.sh, which the Makefile runs too."""
+    steps = re.compile(r"scripts/setup\.sh (\w+)")
+    in_image = [step for run in instructions("RUN") for step in steps.findall(run)]
+    in_makefile = steps.findall((ROOT / "Makefile").read_text())
+    assert in_image == ["widget", "venv", "spacy", "model"], in_image
+    assert set(in_image) == set(in_makefile)
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert "scripts/build_spacy.py" in setup and "-m staff.train" in setup and "requirements.lock" in setup
+
+
+def test_image_has_every_file_it_copies_and_leaves_out_secrets() -> None:
+    ignored = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    for secret_or_local in (".env", ".venv", ".git", "build", "models"):
+        assert secret_or_local in ignored
+    copied = []
+    for copy in instructions("COPY"):
+        if copy.startswith("--from"):
+            continue
+        *sources, _target = copy.split()
+        copied += sources
+    for source in copied:
+        assert (ROOT / source).exists(), source
+        assert source.rstrip("/") not in ignored, source
+    # every package of the project is in the image
+    packages = set(re.search(r'packages = \[(.*)\]', (ROOT / "pyproject.toml").read_text()).group(1).replace('"', "").replace(" ", "").split(","))
+    assert {p + "/" for p in packages} <= set(copied)
+    for needed in ("credentials.yml", "endpoints.yml", "endpoints.scaled.yml", "domain.yml", "config.yml", "data/", "web/"):
+        assert needed in copied, needed
+
+
+def test_image_starts_the_rasa_server_as_make_run_does(monkeypatch) -> None:
+    monkeypatch.delenv("RASA_AUTH_TOKEN", raising=False)
+    defaults = serve_defaults()
+    [cmd] = instructions("CMD")
+    command = " ".join(json.loads(cmd))
+    # only the apps whose secrets are set, then the one entry point
+    assert "python -m channels.settings \"$RASA_CREDENTIALS\" build/credentials.active.yml &&" in command
+    assert "exec python -m rasa_addons.server run" in command
+    for variable in ("RASA_MODEL", "RASA_ENDPOINTS", "RASA_PORT", "CORS_ORIGINS", "RASA_CREDENTIALS", "ACTION_PORT"):
+        monkeypatch.setenv(variable, f"<{variable}>")
+    _actions, rasa = serve().commands()
+    options = [arg for arg in rasa if arg.startswith("--")]
+    for option in options:
+        assert f" {option} " in f" {command} ", option
+    assert "--interface 0.0.0.0" in command  # reachable from outside its container
+    env_line = " ".join(instructions("ENV"))
+    for variable in ("RASA_PORT", "ACTION_PORT", "RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "TRACKER_DB", "ACTION_TIMEOUT"):
+        assert f"{variable}={defaults[variable]}" in env_line, variable
+    assert set(instructions("EXPOSE")[0].split()) == {defaults["RASA_PORT"], defaults["ACTION_PORT"]}
+
+
+def test_image_healthcheck_asks_the_rest_channel() -> None:
+    [check] = instructions("HEALTHCHECK")
+    assert "CMD" in check and "/webhooks/rest/" in check and "RASA_PORT" in check
+
+
+def test_compose_runs_two_rasa_servers_on_postgresql_and_redis() -> None:
+    services = compose()["services"]
+    rasas = rasa_services()
+    assert len(rasas) >= 2
+    needed = set(VARIABLE.findall((ROOT / "endpoints.scaled.yml").read_text()))
+    defaults = serve_defaults()
+    for rasa in rasas:
+        env = rasa["environment"]
+        assert rasa["image"] == "umb-assistant:latest" and "command" not in rasa  # the image's start command
+        assert needed <= set(env), needed - set(env)
+        assert env["RASA_ENDPOINTS"] == "endpoints.scaled.yml"
+        assert env["RASA_PORT"] == defaults["RASA_PORT"]
+        assert env["ACTION_SERVER_URL"] == f"http://actions:{defaults['ACTION_PORT']}/webhook"
+        assert env["PG_HOST"] in services and env["REDIS_HOST"] in services
+        assert env["PG_PORT"] == defaults["PG_PORT"] and env["REDIS_PORT"] == defaults["REDIS_PORT"]
+        assert env["PG_USER"] == services[env["PG_HOST"]]["environment"]["POSTGRES_USER"]
+        assert env["PG_DB"] == services[env["PG_HOST"]]["environment"]["POSTGRES_DB"] == defaults["PG_DB"]
+        assert set(rasa["depends_on"]) >= {"postgres", "redis", "actions"}
+
+
+def test_compose_action_server_as_under_make_run(monkeypatch) -> None:
+    monkeypatch.setenv("ACTION_PORT", serve_defaults()["ACTION_PORT"])
+    for variable in ("RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "CORS_ORIGINS", "RASA_PORT"):
+        monkeypatch.setenv(variable, "x")
+    actions, _rasa = serve().commands()
+    service = compose()["services"]["actions"]
+    assert service["command"] == ["python", *actions[1:]]
+    assert service["environment"]["ACTION_HOST"] == "0.0.0.0"
+
+
+def test_compose_one_port_for_both_rasa_servers() -> None:
+    services = compose()["services"]
+    proxy = services["proxy"]
+    [published] = proxy["ports"]
+    assert published.endswith(":8080")
+    [mount] = [v for v in proxy["volumes"] if "nginx" in v]
+    conf = (ROOT / mount.split(":")[0]).read_text()
+    assert "listen 8080;" in conf
+    rasa_names = [name for name in services if name.startswith("rasa")]
+    upstream = re.findall(r"server (\S+):(\d+)", conf)
+    assert sorted(upstream) == sorted((name, serve_defaults()["RASA_PORT"]) for name in rasa_names)
+    assert "ip_hash" in conf and "Upgrade" in conf  # socket.io sessions stay on one server
+
+
+def test_compose_secrets_come_from_env_only_and_retention_runs_daily() -> None:
+    secret_names = {"ACTION_SERVER_TOKEN", "PG_PASSWORD", "POSTGRES_PASSWORD", "RASA_AUTH_TOKEN"}
+    for name, service in compose()["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if key in secret_names:
+                assert str(value).startswith("${"), (name, key)
+    retention = compose()["services"]["retention"]
+    assert retention["command"] == ["python", "-m", "staff.retention", "--daily"]
+    assert retention["environment"]["RASA_ENDPOINTS"] == "endpoints.scaled.yml"
+
+
+def test_start_command_credentials_without_and_with_secrets(tmp_path, monkeypatch) -> None:
+    """The image writes the credentials of only the apps whose secrets are set, so Rasa starts
+    with none of them set, and with them."""
+    from channels.settings import FORMATS, main
+
+    for variable in FORMATS:
+        monkeypatch.delenv(variable, raising=False)
+    out = tmp_path / "credentials.active.yml"
+    assert main([str(ROOT / "credentials.yml"), str(out)]) == 0
+    assert set(yaml.safe_load(out.read_text())) == {
+        "channels.rest.SafeRestInput", "channels.webchat.SocketIOChannel", "channels.webchat.WebChatPage"}
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "umb_bot")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://example.org/webhooks/telegram/webhook")
+    main([str(ROOT / "credentials.yml"), str(out)])
+    assert "channels.connectors.TelegramInput" in yaml.safe_load(out.read_text())
+    assert "AAHdq" not in out.read_text()  # secrets stay ${VARIABLE}s
+
+
+def test_deployment_is_documented() -> None:
+    for doc in ("README.md", "docs/DEPLOY.md"):
+        text = (ROOT / doc).read_text()
+        assert "docker build -t umb-assistant:latest ." in text, doc
+        assert "docker compose up -d" in text, doc
