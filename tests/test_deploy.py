@@ -1,4 +1,5 @@
-"""deploy/ agrees with the project's own configuration: ports, environment variables, stores."""
+"""deploy/, the Dockerfile and compose.yaml agree with the project's own configuration: start command,
+ports, environment variables, stores, files."""
 import importlib.util
 import json
 import re
