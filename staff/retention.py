@@ -90,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("--days must be more than 0")
     url = args.db or tracker_db_url(args.endpoints or Path(os.environ.get("RASA_ENDPOINTS", "endpoints.yml")))
     shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-    verb = "would be deleted" if args.dry_run else "deleted"
+    verb = "would be deleted" if args.dry_run else "deleted"  # for one sender's
     while True:
         try:
             if args.sender is not None:
@@ -99,8 +99,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                             "Found" if args.dry_run else "Forgotten", events, verb, conversations, shown)
             else:
                 events, conversations = delete(url, older_than_days=args.days, dry_run=args.dry_run)
-                logger.info("Retention %g days: %d events %s from %s; %d conversations had nothing newer and are gone",
-                            args.days, events, verb, shown, conversations)
+                if args.dry_run:
+                    logger.info("Retention %g days: %d events would be deleted from %s, in %d conversations",
+                                args.days, events, shown, conversations)
+                else:
+                    logger.info("Retention %g days: %d events deleted from %s; %d conversations had nothing newer and are gone",
+                                args.days, events, shown, conversations)
         except sa.exc.SQLAlchemyError as e:
             logger.error("Cannot delete from %s: %s", shown, str(e).splitlines()[0])
             if not args.daily:

@@ -58,7 +58,7 @@ def test_rasa_runs_the_scaled_endpoints_with_the_api_behind_the_token() -> None:
     c = container("rasa")
     args = c["args"]
     assert "--endpoints=endpoints.scaled.yml" in args
-    assert "--credentials=credentials.yml" in args
+    assert "--credentials=build/credentials.active.yml" in args
     assert "--enable-api" in args and "--auth-token=$(RASA_AUTH_TOKEN)" in args
     assert find("Deployment", "rasa")["spec"]["replicas"] >= 2
 
@@ -70,7 +70,12 @@ def test_both_servers_start_as_under_make_run(monkeypatch) -> None:
         monkeypatch.setenv(variable, "x")
     actions, rasa = serve().commands()
     assert ["python", *actions[1:3]] == container("actions")["command"] == ["python", "-m", "actions.server"]
-    assert ["python", *rasa[1:4]] == container("rasa")["command"] == ["python", "-m", "rasa_addons.server", "run"]
+    shell, flag, script, _name = container("rasa")["command"]
+    assert (shell, flag) == ("sh", "-c")
+    # first the credentials of only the apps whose secrets are set (as the image does), then the entry point
+    writes, runs = script.split(" && ")
+    assert writes == "python -m channels.settings credentials.yml build/credentials.active.yml"
+    assert runs == " ".join(["exec python", *rasa[1:4], '"$@"']) == 'exec python -m rasa_addons.server run "$@"'
 
 
 def test_ports_agree() -> None:
