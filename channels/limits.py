@@ -130,6 +130,9 @@ return tostring(wait)
 """
 
 
+PROCESS_BUCKETS = MemoryBuckets()  # one for REST and socket.io, as in Redis: a client's messages count together
+
+
 class RedisBuckets:
     """Token buckets in Redis, shared by every instance that uses the same Redis and prefix."""
 
@@ -179,7 +182,6 @@ class Limits:
         if self.store_kind not in ("auto", "memory", "redis"):
             raise ValueError(f"RATE_LIMIT_STORE must be auto, memory or redis, not {self.store_kind!r}")
         self.store = store
-        self._waiting = MemoryBuckets()  # until `auto` can tell which store to use
 
     def describe(self) -> str:
         return (f"rate limits per address: {setting(self.env, 'RATE_LIMIT_MESSAGES')} messages per "
@@ -206,9 +208,9 @@ class Limits:
                 except Exception:
                     agent = None
                 if agent is None:
-                    return self._waiting  # not ready to tell yet: decide on a later message
+                    return PROCESS_BUCKETS  # not ready to tell yet: decide on a later message
                 redis_store = store_from_lock_store(agent.lock_store, self.env)
-            self.store = redis_store or MemoryBuckets()
+            self.store = redis_store or PROCESS_BUCKETS
             logger.info("Rate limit counters: %s", "Redis (shared by the instances)" if redis_store else "in memory")
         return self.store
 

@@ -16,7 +16,9 @@ import redis
 import requests
 import socketio
 
-from channels.limits import Limits, client_address, parse_proxies, slow_down_text
+from channels.limits import (
+    Limits, MemoryBuckets, RedisBuckets, client_address, parse_proxies, slow_down_text, store_from_lock_store,
+)
 from rasa_addons.server import server_timeouts
 from scripts.assistant import Assistant
 from tests.conftest import ROOT, Facts, phone_reply
@@ -25,7 +27,7 @@ PROXIES = parse_proxies("127.0.0.1 10.0.0.0/8")
 
 
 def limits(**env: str) -> Limits:
-    return Limits({"RATE_LIMIT_STORE": "memory", **env})
+    return Limits({"RATE_LIMIT_STORE": "memory", **env}, store=MemoryBuckets())
 
 
 # --- the client address ---------------------------------------------------------------------------
@@ -81,6 +83,12 @@ async def test_defaults_are_for_people_typing() -> None:
     assert l.proxies == [] and l.store_kind == "auto"
 
 
+async def test_rest_and_socketio_count_together_in_one_process() -> None:
+    rest, webchat = Limits({"RATE_LIMIT_STORE": "memory"}), Limits({"RATE_LIMIT_STORE": "memory"})
+    client = f"198.51.100.{uuid.uuid4().int % 250}-{uuid.uuid4().hex}"
+    assert [(await l.check("message", client)).allowed for l in (rest, webchat) * 3] == [True] * 5 + [False]
+
+
 # --- Redis: one limit across instances ------------------------------------------------------------
 
 @pytest.fixture
@@ -105,6 +113,14 @@ async def test_two_instances_on_redis_share_one_limit(prefix: str) -> None:
     assert all(19 < d.retry_after <= 20 for d in refused)  # 3 a minute: one per 20 s
     assert (await b.check("message", "203.0.113.6")).allowed
     assert redis.Redis(host="127.0.0.1", port=6379).exists(f"{prefix}:ratelimit:message:203.0.113.5")
+
+
+def test_auto_uses_redis_when_the_lock_store_is_redis(prefix: str) -> None:
+    from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
+
+    store = store_from_lock_store(RedisLockStore(host="127.0.0.1", port=6379), {"REDIS_KEY_PREFIX": prefix})
+    assert isinstance(store, RedisBuckets) and store.prefix == f"{prefix}:ratelimit:"
+    assert store_from_lock_store(InMemoryLockStore(), {}) is None
 
 
 async def test_redis_down_lets_messages_through() -> None:

@@ -13,12 +13,14 @@ from tests.conftest import ROOT
 PATCHED = """
 import importlib, json, pkgutil, sys
 import rasa.core.actions.action as action
+import rasa.core.run
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.utils.endpoints import EndpointConfig
 
 def state():
     return {"validate": action.RemoteAction._validate_action_result.__module__, "graph": DaskGraphRunner.run.__module__,
-            "session": EndpointConfig.session.__module__, "action_timeout": action.DEFAULT_REQUEST_TIMEOUT}
+            "session": EndpointConfig.session.__module__, "action_timeout": action.DEFAULT_REQUEST_TIMEOUT,
+            "server_timeouts": hasattr(rasa.core.run.configure_app, "__wrapped__")}
 
 before = state()
 for package in ("actions", "channels", "rasa_addons", "staff"):
@@ -26,7 +28,7 @@ for package in ("actions", "channels", "rasa_addons", "staff"):
         importlib.import_module(module.name)
 imported = state()
 import rasa_addons.server
-line = rasa_addons.server.prepare({"ACTION_TIMEOUT": "3"})
+line = rasa_addons.server.prepare({"ACTION_TIMEOUT": "3", "KEEP_ALIVE_TIMEOUT": "7"})
 print(json.dumps({"before": before, "imported": imported, "prepared": state(), "line": line}))
 """
 
@@ -38,8 +40,9 @@ def test_importing_any_module_patches_nothing_and_the_entry_point_patches_all() 
     assert result["imported"] == result["before"]
     assert result["before"]["action_timeout"] == 300  # Rasa's own: five minutes
     assert result["prepared"] == {"validate": "rasa_addons.speedups", "graph": "rasa_addons.speedups",
-                                  "session": "rasa_addons.speedups", "action_timeout": 3.0}
-    assert result["line"].endswith("speed fixes applied, custom actions bounded to 3 s")
+                                  "session": "rasa_addons.speedups", "action_timeout": 3.0, "server_timeouts": True}
+    assert result["line"].endswith("speed fixes applied, server timeouts request 10 s, response 60 s, keep-alive 7 s, "
+                                   "custom actions bounded to 3 s")
 
 
 def test_another_rasa_version_is_refused(tmp_path: Path) -> None:
