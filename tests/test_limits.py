@@ -6,6 +6,7 @@ behind a "proxy" (127.0.0.1 is trusted): each test is its own client by X-Forwar
 No test waits for a window of a minute: the one refill test uses a window of a fraction of a second.
 """
 import asyncio
+import re
 import shutil
 import time
 import uuid
@@ -270,3 +271,29 @@ def test_a_silent_client_is_cut_off_by_the_request_timeout(limited: Assistant) -
         data = s.recv(4096)
         assert time.monotonic() - started < 10
         assert data.startswith(b"HTTP/1.1 408")
+
+
+def test_the_widget_says_when_it_tries_again_after_too_many_connections(limited: Assistant, server_prefix: str) -> None:
+    """Another instance (here a limiter in the test) used up this visitor's connections: the widget
+    tells the visitor when it connects again, instead of "cannot reach the assistant"."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_widget import CHROMIUM, CHROMIUM_ARGS
+
+    async def use_up() -> None:
+        other = redis_limits(server_prefix, RATE_LIMIT_CONNECTIONS="3")
+        for _ in range(3):
+            await other.check("connect", "203.0.113.60")
+
+    asyncio.run(use_up())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.60"})
+            page = context.new_page()
+            page.goto(f"{limited.url}/web/")
+            page.get_by_role("button", name="Chat with us").click()
+            expect(page.get_by_text(re.compile(r"Too many connections from your address: trying again in \d+ s\."))
+                   ).to_be_visible(timeout=30_000)
+        finally:
+            browser.close()

@@ -46,7 +46,12 @@
     refused: "This site is not allowed to use the assistant. The site's editor must add its address (" +
       location.origin + ") to CORS_ORIGINS in the assistant's settings.",
     notSent: "Not sent yet: it will be sent when the connection is back.",
+    tooMany: function (seconds) {
+      return "Too many connections from your address: trying again in " + seconds +
+        " s. Messages you send now will be sent then.";
+    },
   };
+  var retryTimer = null;
 
   var tabId = newId(); // this tab's outbox entries carry it (see adoptOrphans)
   var memory = normalize({});
@@ -575,9 +580,21 @@
       showConnection(navigator.onLine === false ? TEXT.offline : TEXT.lost);
       markUnsent();
     });
-    socket.on("connect_error", function () {
+    socket.on("connect_error", function (err) {
       if (refused) return;
       ready = false;
+      var wait = err && err.data && err.data.retry_after;
+      if (wait) {
+        // too many connections from this address (channels/limits.py): the server says when to
+        // try again, and socket.io does not retry a refusal by itself
+        showConnection(TEXT.tooMany(wait));
+        markUnsent();
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(function () {
+          if (!refused && socket && !socket.connected) socket.connect();
+        }, wait * 1000);
+        return;
+      }
       showConnection(navigator.onLine === false ? TEXT.offline : TEXT.unreachable);
       markUnsent();
       if (navigator.onLine !== false) checkOrigin();
