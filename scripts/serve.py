@@ -3,7 +3,8 @@
 Settings come from the environment, loaded from `.env` (see .env.example). Ctrl-C (or SIGTERM)
 stops both. A server that dies (crash, `kill -9`, out of memory) is restarted on its own, after
 1, 2, 4 ... up to 30 seconds (the wait starts again at 1 s once a server has run for 60 s); the log
-says which one died, how (exit code or signal) and when it came back. While the action server is
+says which one died, how (exit code or signal) and when it came back. A server that cannot start at
+all (an error exit within a minute of the first start: a setting to fix) stops the run, exit code 1. While the action server is
 down, Rasa answers with the office's contact details (utter_service_unavailable); conversations are
 kept in the tracker store, so they go on in context after a restart.
 """
@@ -125,21 +126,27 @@ class Supervised:
         else:
             logger.info("%s started (pid %s)", self.name, self.proc.pid)
 
-    def check(self) -> None:
-        """Called every half second: notice a death, restart when the backoff has passed."""
+    def check(self) -> bool:
+        """Called every half second: notice a death, restart when the backoff has passed. False when
+        the server could not start at all (an error exit soon after the first start: a setting to
+        fix, which restarting would only repeat)."""
         now = time.monotonic()
         if self.restart_at is not None:
             if now >= self.restart_at:
                 self.restarts += 1
                 self.start()
-            return
+            return True
         if self.proc is None or self.proc.poll() is None:
-            return
+            return True
+        if self.restarts == 0 and self.proc.returncode > 0 and now - self.started < STABLE_AFTER:
+            logger.error("%s could not start (%s): see the messages above", self.name, how(self.proc.returncode))
+            return False
         if now - self.started >= STABLE_AFTER:
             self.backoff = 1.0
         logger.error("%s died (pid %s, %s); restarting in %.0f s", self.name, self.proc.pid, how(self.proc.returncode), self.backoff)
         self.restart_at = now + self.backoff
         self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+        return True
 
     def terminate(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -175,15 +182,15 @@ def main() -> int:
     for server in servers:
         server.start()
     logger.info("Action server on port %s, Rasa server on http://127.0.0.1:%s", os.environ["ACTION_PORT"], os.environ["RASA_PORT"])
-    while not stopping:
-        for server in servers:
-            server.check()
+    failed = False
+    while not stopping and not failed:
+        failed = not all([server.check() for server in servers])
         time.sleep(0.5)
     for server in servers:
         server.terminate()
     for server in servers:
         server.wait()
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

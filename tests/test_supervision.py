@@ -72,3 +72,35 @@ def test_sigterm_still_stops_everything(assistant: Assistant) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_server_that_cannot_start_stops_the_run_and_a_killed_one_is_restarted() -> None:
+    """Supervised on its own, with small commands instead of the servers (seconds, no model)."""
+    import importlib.util
+    import sys
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("serve", ROOT / "scripts" / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+
+    broken = serve.Supervised("broken", [sys.executable, "-c", "raise SystemExit(3)"])
+    broken.start()
+    broken.proc.wait()
+    assert broken.check() is False  # a setting to fix: no restart loop
+
+    sleeper = serve.Supervised("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"])
+    sleeper.start()
+    first = sleeper.proc.pid
+    sleeper.proc.kill()
+    sleeper.proc.wait()
+    assert sleeper.check() is True and sleeper.restart_at is not None and sleeper.backoff == 2
+    deadline = time.monotonic() + 5
+    while sleeper.proc.pid == first and time.monotonic() < deadline:
+        sleeper.check()
+        time.sleep(0.1)
+    assert sleeper.proc.pid != first and sleeper.proc.poll() is None and sleeper.restarts == 1
+    sleeper.terminate()
+    sleeper.wait()
+    assert sleeper.proc.returncode == -signal.SIGTERM
