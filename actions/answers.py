@@ -102,12 +102,13 @@ def contact(facts: Dict[str, Any], channels: List[str], details: List[str], name
     """One line per contact detail asked for; the full card when none (or the office itself) is asked.
     The page gives the office's details only: not a partner institution's (`names`)."""
     values = variables(facts)
-    if details or names:
-        return dont_know(facts, "contact")
     asked = {CONTACT_ALIASES.get(c, c) for c in channels}
+    answer = [(f"utter_contact_{c}", values) for c in CONTACT_CHANNELS if c in asked]
+    if names or details and not answer:
+        # "the office's opening hours?"; but "our dean asked me for your e-mail" gets the e-mail
+        return dont_know(facts, "contact")
     if "office" in asked:
         return [("utter_contact_partnership_requests", values)]
-    answer = [(f"utter_contact_{c}", values) for c in CONTACT_CHANNELS if c in asked]
     return answer or [("utter_contact_card", values)]
 
 

@@ -167,3 +167,9 @@ def test_partners_in_a_conversation_about_the_center_are_the_centers() -> None:
         ("euroregional_center", {"subject": ["partnerships"], "aspect": ["partners"]})
     ]
     assert answers.by_topic(text, entities, "partnerships", current="contact") == [("partnerships", {"subject": ["partnerships"]})]
+
+
+def test_a_contact_detail_asked_beside_a_detail_the_page_lacks_is_given(facts: Facts) -> None:
+    f = facts._values
+    assert answers.contact(f, ["email"], ["phd"], []) == [("utter_contact_email", answers.variables(f))]
+    assert answers.contact(f, [], ["opening hours"], []) == answers.dont_know(f, "contact")
