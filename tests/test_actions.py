@@ -132,7 +132,7 @@ async def test_last_update(agent, facts: Facts) -> None:
     s = facts.source
     assert await ask(agent, "how up to date is this information?") == [
         f"My answers come from the university's {s.title} page, last updated on {s.last_updated} by {s.updated_by}. "
-        f"For anything newer, please ask the {facts.contact.office}: {ask_the_office(facts)}"
+        f"For anything newer, please write to the {facts.contact.office} at {facts.contact.email}."
     ]
 
 
