@@ -11,7 +11,7 @@ from scripts.assistant import Assistant, free_port
 from tests.conftest import Facts, unavailable_reply
 from tests.servers import with_env_file
 from tests.test_channels_http import (  # noqa: F401 (platforms: the fixture)
-    FACEBOOK_SECRET, FACEBOOK_VERIFY, SLACK_SECRET, TELEGRAM_TOKEN, FakePlatforms, facebook_post, messages_to,
+    FACEBOOK_SECRET, FACEBOOK_VERIFY, SLACK_SECRET, TELEGRAM_TOKEN, FakePlatforms, apps_env, facebook_post, messages_to,
     platforms, posted_to, sent_to, slack_message, slack_post, telegram_update,
 )
 
@@ -23,22 +23,7 @@ def too_long_reply(f: Facts) -> str:
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, platforms: FakePlatforms):
-    a = with_env_file(tmp_path_factory.mktemp("apps-guarded"), f"""\
-TELEGRAM_TOKEN={TELEGRAM_TOKEN}
-TELEGRAM_BOT_USERNAME=umb_test_bot
-TELEGRAM_WEBHOOK_URL=https://assistant.example.org/webhooks/telegram/webhook
-TELEGRAM_API_URL={platforms.url}/telegram
-SLACK_TOKEN=xoxb-1234-5678-test
-SLACK_SIGNING_SECRET="{SLACK_SECRET}"
-SLACK_API_URL={platforms.url}/slack/api/
-FACEBOOK_VERIFY_TOKEN={FACEBOOK_VERIFY}
-FACEBOOK_APP_SECRET={FACEBOOK_SECRET}
-FACEBOOK_PAGE_ACCESS_TOKEN=EAAtestpagetoken
-FACEBOOK_API_URL={platforms.url}/facebook
-MATTERMOST_URL={platforms.url}/mattermost/api/v4
-MATTERMOST_TOKEN=9xuqwrwgstrb3mzrxb83nb357a
-MATTERMOST_WEBHOOK_URL=https://assistant.example.org/webhooks/mattermost/webhook
-""")
+    a = with_env_file(tmp_path_factory.mktemp("apps-guarded"), apps_env(platforms))
     # the action server is down: Rasa calls a port where nothing listens
     a.env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{free_port()}/webhook"
     yield a.start()

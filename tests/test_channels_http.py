@@ -108,9 +108,9 @@ def platforms():
     fake.shutdown()
 
 
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory, platforms: FakePlatforms):
-    a = with_env_file(tmp_path_factory.mktemp("apps"), f"""\
+def apps_env(platforms: "FakePlatforms") -> str:
+    """The .env of four messaging apps, each pointed at the fake platform APIs."""
+    return f"""\
 TELEGRAM_TOKEN={TELEGRAM_TOKEN}
 TELEGRAM_BOT_USERNAME=umb_test_bot
 TELEGRAM_WEBHOOK_URL=https://assistant.example.org/webhooks/telegram/webhook
@@ -125,6 +125,12 @@ FACEBOOK_API_URL={platforms.url}/facebook
 MATTERMOST_URL={platforms.url}/mattermost/api/v4
 MATTERMOST_TOKEN=9xuqwrwgstrb3mzrxb83nb357a
 MATTERMOST_WEBHOOK_URL=https://assistant.example.org/webhooks/mattermost/webhook
+"""
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory, platforms: FakePlatforms):
+    a = with_env_file(tmp_path_factory.mktemp("apps"), apps_env(platforms) + """\
 # malformed: reported, left out, and the rest still runs
 TWILIO_ACCOUNT_SID=SK0123456789abcdef0123456789abcdef
 TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef
