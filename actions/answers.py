@@ -138,8 +138,7 @@ def topic_of(current: Optional[str], aspects: List[str], channels: List[str]) ->
         return "contact"
     if current in TOPIC_ASPECTS and any(a in TOPIC_ASPECTS[current] for a in aspects):
         return current
-    owners = [t for t, known in TOPIC_ASPECTS.items() if aspects and all(a in known for a in aspects)]
-    return owners[0] if len(owners) == 1 else current
+    return _only_owner(aspects) or current
 
 
 def by_aspect(facts: Dict[str, Any], topic: str, aspects: List[str], details: List[str]) -> Answer:

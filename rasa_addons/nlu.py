@@ -111,6 +111,7 @@ class SpellingCorrector(GraphComponent):
     def __init__(self, model_storage: ModelStorage, resource: Resource, vocabulary: Dict[str, int]) -> None:
         self._model_storage, self._resource = model_storage, resource
         self.vocabulary = vocabulary
+        self._seen: Dict[str, Optional[str]] = {}  # word -> its correction, so a word is looked up once
         self._by_length: Dict[int, List[str]] = {}
         for word in sorted(vocabulary, key=lambda w: -vocabulary[w]):
             self._by_length.setdefault(len(word), []).append(word)
@@ -151,6 +152,13 @@ class SpellingCorrector(GraphComponent):
                     best, best_distance = candidate, d
         return best
 
+    def _corrected(self, word: str) -> str:
+        if word not in self._seen:
+            if len(self._seen) >= 50_000:  # bounded: anyone on the internet can send new words
+                self._seen.clear()
+            self._seen[word] = self.correction(word)
+        return self._seen[word] or word
+
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
@@ -158,5 +166,5 @@ class SpellingCorrector(GraphComponent):
         for message in messages:
             text = message.get(TEXT)
             if text:
-                message.set(TEXT, self.WORD.sub(lambda m: self.correction(m.group()) or m.group(), text))
+                message.set(TEXT, self.WORD.sub(lambda m: self._corrected(m.group()), text))
         return messages

@@ -23,6 +23,7 @@ from channels.limits import (
 from rasa_addons.server import server_timeouts
 from scripts.assistant import Assistant
 from tests.conftest import ROOT, Facts, phone_reply
+from tests.test_robustness import turn_replies
 
 PROXIES = parse_proxies("127.0.0.1 10.0.0.0/8")
 
@@ -224,12 +225,7 @@ class Chat:
 
     async def send(self, text: str) -> List[Dict[str, Any]]:
         await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
-        replies = [await asyncio.wait_for(self.replies.get(), 60)]
-        while True:
-            try:
-                replies.append(await asyncio.wait_for(self.replies.get(), 0.5))
-            except asyncio.TimeoutError:
-                return replies
+        return await turn_replies(self.replies)
 
 
 async def test_socketio_message_over_the_limit_gets_a_bot_message(limited: Assistant, facts: Facts) -> None:

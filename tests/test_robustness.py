@@ -277,12 +277,17 @@ class Chat:
     async def send(self, payload: Any) -> List[Dict[str, Any]]:
         """Emit one payload; the replies to it (the channel sends a turn's replies together)."""
         await self.sio.emit("user_uttered", payload)
-        replies = [await asyncio.wait_for(self.replies.get(), 60)]
-        while True:
-            try:
-                replies.append(await asyncio.wait_for(self.replies.get(), 0.5))
-            except asyncio.TimeoutError:
-                return replies
+        return await turn_replies(self.replies)
+
+
+async def turn_replies(queue: "asyncio.Queue[Dict[str, Any]]") -> List[Dict[str, Any]]:
+    """The replies of one turn: the first within 60 s, then any that follow within half a second."""
+    replies = [await asyncio.wait_for(queue.get(), 60)]
+    while True:
+        try:
+            replies.append(await asyncio.wait_for(queue.get(), 0.5))
+        except asyncio.TimeoutError:
+            return replies
 
 
 async def test_socketio_conversation_in_context(assistant: Assistant, facts: Facts) -> None:
