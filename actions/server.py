@@ -4,7 +4,8 @@ Rasa SDK's own server (`rasa run actions`) listens on every interface and runs a
 anyone who can reach it. This one is the same app (rasa_sdk.endpoint.create_app) but binds to
 ACTION_HOST (default 127.0.0.1, loopback only) and, for every path except /health, requires the
 header `Authorization: Bearer <ACTION_SERVER_TOKEN>`, which the Rasa server sends (endpoints.yml).
-The token matters where the two servers run on different hosts (deploy/).
+The token matters where the two servers run on different hosts (deploy/). LOG_FORMAT=json makes
+it log one JSON object per line, as the Rasa server does (rasa_addons/logs.py).
 
 Usage: python -m actions.server --port 5055
 """
@@ -14,16 +15,20 @@ import logging
 import os
 from typing import Optional
 
-from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from rasa_addons import logs
 
 logger = logging.getLogger("actions.server")
 
 
 def build(token: str) -> Sanic:
     """The action server app with the token check in front of it."""
+    # imported here, not at the top: main() sets up logging first, so its import warnings are logged
+    from rasa_sdk.endpoint import create_app
+
     app = create_app("actions", cors_origins="")
     expected = f"Bearer {token}".encode()
 
@@ -41,7 +46,10 @@ def build(token: str) -> Sanic:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        json_logs = logs.configure() == "json"
+    except ValueError as e:
+        raise SystemExit(str(e))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", "5055")))
     args = parser.parse_args()
@@ -50,7 +58,10 @@ def main() -> None:
         raise SystemExit("ACTION_SERVER_TOKEN is not set: the action server will not run without it (see .env.example)")
     host = os.environ.get("ACTION_HOST", "127.0.0.1")
     logger.info("Action server on http://%s:%s (token required)", host, args.port)
-    build(token).run(host, args.port, workers=1, access_log=False, motd=False)
+    app = build(token)
+    if json_logs:
+        logs.use_json()  # also the Sanic loggers, which have no handler of their own here
+    app.run(host, args.port, workers=1, access_log=False, motd=False)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,13 @@ used by `make run` (scripts/serve.py) and deploy/rasa.yaml. In this process, bef
   up to 5 minutes (a constant, not a setting), so a hung action server would cost the user minutes;
 - it sets the server's timeouts (REQUEST_TIMEOUT, RESPONSE_TIMEOUT, KEEP_ALIVE_TIMEOUT, seconds)
   on the Sanic app Rasa makes, so a slow or idle client cannot hold a connection: Rasa leaves
-  Sanic's 60 s to send a request, gives a response an hour and keeps idle connections 120 s.
+  Sanic's 60 s to send a request, gives a response an hour and keeps idle connections 120 s;
+- it adds the health endpoints /health/live and /health/ready (rasa_addons.health) to that app;
+- it bounds the graceful stop to GRACEFUL_TIMEOUT seconds (default 15): on SIGTERM the server stops
+  taking connections, finishes the requests it holds (closing their connections after the reply)
+  and exits; a request still running then is cut (Sanic's GRACEFUL_SHUTDOWN_TIMEOUT);
+- it logs one line per user message (rasa_addons.logs), in JSON with every other line when
+  LOG_FORMAT=json.
 
 Importing a module of this project never patches Rasa; only this entry point does, explicitly, so
 no server runs with the fixes by chance or without them by accident.
@@ -23,10 +29,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-import rasa.core.actions.action
-import rasa.core.run
+from rasa_addons import logs
 
-from rasa_addons import speedups
+# Rasa (and through it TensorFlow, Sanic-CORS, ...) is imported by the functions that patch it, not
+# here: main() sets up logging first, so what those imports log or warn is in the chosen format.
 
 logger = logging.getLogger("rasa_addons.server")
 
@@ -35,6 +41,9 @@ DEFAULT_ACTION_TIMEOUT = "10"
 # seconds: to receive a whole request (a slow client), to answer one (above ACTION_TIMEOUT and
 # engine.io's 25 s long-poll), an idle keep-alive connection stays open
 TIMEOUTS = {"REQUEST_TIMEOUT": "10", "RESPONSE_TIMEOUT": "60", "KEEP_ALIVE_TIMEOUT": "5"}
+# seconds a stopping server waits for the requests it holds: above ACTION_TIMEOUT, so a message
+# waiting for a custom action still gets its answer
+DEFAULT_GRACEFUL_TIMEOUT = "15"
 
 
 class RasaVersionError(RuntimeError):
@@ -63,6 +72,8 @@ def check_rasa_version(lock: Path = LOCK) -> str:
 
 def limit_action_wait(seconds: float) -> None:
     """How long Rasa waits for a custom action before giving up on it."""
+    import rasa.core.actions.action
+
     rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT = seconds
 
 
@@ -77,21 +88,58 @@ def server_timeouts(env: Mapping[str, str] = os.environ) -> Dict[str, float]:
     return timeouts
 
 
-def set_server_timeouts(timeouts: Mapping[str, float]) -> None:
-    """Set `timeouts` on the Sanic app `rasa run` makes, after Rasa sets its own."""
+def graceful_timeout(env: Mapping[str, str] = os.environ) -> float:
+    """GRACEFUL_TIMEOUT: how long a stopping server finishes the requests it holds."""
+    value = float(env.get("GRACEFUL_TIMEOUT") or DEFAULT_GRACEFUL_TIMEOUT)
+    if value < 0:
+        raise ValueError(f"GRACEFUL_TIMEOUT must be 0 or more seconds, not {env.get('GRACEFUL_TIMEOUT')!r}")
+    return value
+
+
+def set_server_timeouts(timeouts: Mapping[str, float], json_logs: bool = False) -> None:
+    """Set `timeouts` (Sanic config names) on the Sanic app `rasa run` makes, after Rasa sets its
+    own, and add the health endpoints; with `json_logs`, the loggers Sanic has just set up write JSON."""
+    import rasa.core.run
+
+    from rasa_addons import health
+
     configure_app = getattr(rasa.core.run.configure_app, "__wrapped__", rasa.core.run.configure_app)
 
     @functools.wraps(configure_app)
     def configured(*args: Any, **kwargs: Any) -> Any:
         app = configure_app(*args, **kwargs)
         app.config.update(dict(timeouts))
+        health.register(app)
+        if json_logs:
+            logs.use_json()
+        root_level = logging.getLogger().level
+
+        async def restore_log_level(_app: Any, _loop: Any) -> None:
+            # loading the model imports numpy.distutils, whose log (setuptools') sets the root
+            # logger to WARNING: every INFO line after it, the one per message too, would be lost
+            logging.getLogger().setLevel(root_level)
+
+        app.register_listener(restore_log_level, "after_server_start")
         return app
 
     rasa.core.run.configure_app = configured
 
 
+def keep_json_logs() -> None:
+    """Rasa's CLI installs coloured plain-text logging (coloredlogs) on the root logger; keep JSON."""
+    import rasa.utils.io
+
+    def json_logging(loglevel: Any = None) -> None:
+        logging.getLogger().setLevel(loglevel or os.environ.get("LOG_LEVEL") or "INFO")
+        logs.use_json()
+
+    rasa.utils.io.configure_colored_logging = json_logging
+
+
 def prepare(env: Mapping[str, str] = os.environ, lock: Path = LOCK) -> str:
     """Everything done before Rasa runs; what was done, in one line."""
+    from rasa_addons import speedups
+
     version = check_rasa_version(lock)
     speedups.apply()
     seconds = float(env.get("ACTION_TIMEOUT") or DEFAULT_ACTION_TIMEOUT)
@@ -100,7 +148,17 @@ def prepare(env: Mapping[str, str] = os.environ, lock: Path = LOCK) -> str:
     if timeouts["RESPONSE_TIMEOUT"] <= seconds:
         logger.warning("RESPONSE_TIMEOUT (%g s) is not above ACTION_TIMEOUT (%g s): a slow action gets a 503 "
                        "instead of the office's contact details", timeouts["RESPONSE_TIMEOUT"], seconds)
-    set_server_timeouts(timeouts)
+    graceful = graceful_timeout(env)
+    if graceful <= seconds:
+        logger.warning("GRACEFUL_TIMEOUT (%g s) is not above ACTION_TIMEOUT (%g s): a stopping server may cut a "
+                       "message waiting for a custom action", graceful, seconds)
+    json_logs = logs.log_format(env) == "json"
+    if json_logs:
+        keep_json_logs()
+    logs.log_messages(env)
+    set_server_timeouts({**timeouts, "GRACEFUL_SHUTDOWN_TIMEOUT": graceful}, json_logs)
+    logger.info("Graceful stop within %g s; health at /health/live and /health/ready; %s logs, one line per message",
+                graceful, "JSON" if json_logs else "plain")
     return (f"Rasa {version} (as pinned): speed fixes applied, server timeouts request {timeouts['REQUEST_TIMEOUT']:g} s, "
             f"response {timeouts['RESPONSE_TIMEOUT']:g} s, keep-alive {timeouts['KEEP_ALIVE_TIMEOUT']:g} s, "
             f"custom actions bounded to {seconds:g} s")
@@ -108,13 +166,18 @@ def prepare(env: Mapping[str, str] = os.environ, lock: Path = LOCK) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        logs.configure()
+    except ValueError as e:
+        logging.basicConfig(level=logging.INFO, format=logs.PLAIN)
+        logger.error("%s", e)
+        return 2
     if args[:1] != ["run"]:
         logger.error("Usage: python -m rasa_addons.server run <arguments of `rasa run`>")
         return 2
     try:
         logger.info(prepare())
-    except RasaVersionError as e:
+    except (RasaVersionError, ValueError) as e:
         logger.error("%s", e)
         return 1
     from rasa.__main__ import main as rasa_main

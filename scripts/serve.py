@@ -1,7 +1,8 @@
 """Run the assistant: the action server and the Rasa server together, in the foreground.
 
 Settings come from the environment, loaded from `.env` (see .env.example). Ctrl-C (or SIGTERM)
-stops both. A server that dies (crash, `kill -9`, out of memory) is restarted on its own, after
+stops both: the Rasa server first, which finishes the requests it holds (up to GRACEFUL_TIMEOUT
+seconds; they may still need the action server), then the action server. A server that dies (crash, `kill -9`, out of memory) is restarted on its own, after
 1, 2, 4 ... up to 30 seconds (the wait starts again at 1 s once a server has run for 60 s); the log
 says which one died, how (exit code or signal) and when it came back. A server that cannot start at
 all (an error exit within a minute of the first start: a setting to fix) stops the run, exit code 1. While the action server is
@@ -21,6 +22,7 @@ from typing import List, Optional
 from dotenv import load_dotenv
 
 from channels.settings import write_active_credentials
+from rasa_addons import logs
 
 logger = logging.getLogger("serve")
 
@@ -34,6 +36,8 @@ DEFAULTS = {
     "TRACKER_DB": "build/tracker.db",
     # seconds Rasa waits for a custom action before answering with the office's contact details
     "ACTION_TIMEOUT": "10",
+    # seconds a stopping Rasa server finishes the requests it holds (rasa_addons/server.py)
+    "GRACEFUL_TIMEOUT": "15",
     # the stores of endpoints.scaled.yml (RASA_ENDPOINTS=endpoints.scaled.yml), see .env.example
     "PG_HOST": "127.0.0.1",
     "PG_PORT": "5432",
@@ -109,8 +113,8 @@ def how(returncode: int) -> str:
 class Supervised:
     """One server process, restarted with backoff when it dies."""
 
-    def __init__(self, name: str, cmd: List[str]) -> None:
-        self.name, self.cmd = name, cmd
+    def __init__(self, name: str, cmd: List[str], stop_timeout: float = 20.0) -> None:
+        self.name, self.cmd, self.stop_timeout = name, cmd, stop_timeout
         self.proc: Optional[subprocess.Popen] = None
         self.started = 0.0
         self.backoff = 1.0
@@ -156,21 +160,30 @@ class Supervised:
         if not self.proc:
             return
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.chdir(ROOT)
     load_settings()
+    try:
+        if logs.configure() == "json":
+            # TensorFlow's native info lines are printed, not logged: off, as in the image
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    except ValueError as e:
+        logging.basicConfig(level=logging.INFO, format=logs.PLAIN)
+        logger.error("%s", e)
+        return 1
     # only the messaging apps whose secrets are set (channels/settings.py); one file per port
     os.environ["RASA_CREDENTIALS"] = str(write_active_credentials(
         Path(os.environ["RASA_CREDENTIALS"]), ROOT / "build" / f"credentials.{os.environ['RASA_PORT']}.yml", os.environ
     ))
-    servers = [Supervised(name, cmd) for name, cmd in zip(NAMES, commands())]
+    # a stopping Rasa server may take GRACEFUL_TIMEOUT to finish its requests: killed only after that
+    stop_timeout = float(os.environ["GRACEFUL_TIMEOUT"]) + 5
+    servers = [Supervised(name, cmd, stop_timeout) for name, cmd in zip(NAMES, commands())]
     stopping: List[int] = []
 
     def stop(signum: int, _frame: object) -> None:
@@ -186,9 +199,9 @@ def main() -> int:
     while not stopping and not failed:
         failed = not all([server.check() for server in servers])
         time.sleep(0.5)
-    for server in servers:
+    # the Rasa server first: the requests it finishes may still call the action server
+    for server in reversed(servers):
         server.terminate()
-    for server in servers:
         server.wait()
     return 1 if failed else 0
 
