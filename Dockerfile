@@ -23,6 +23,7 @@ COPY actions/ actions/
 COPY channels/ channels/
 COPY rasa_addons/ rasa_addons/
 COPY staff/ staff/
+COPY console/ console/
 RUN scripts/setup.sh venv
 RUN scripts/setup.sh spacy
 COPY config.yml domain.yml ./
@@ -48,6 +49,7 @@ COPY actions/ actions/
 COPY channels/ channels/
 COPY rasa_addons/ rasa_addons/
 COPY staff/ staff/
+COPY console/ console/
 COPY scripts/ scripts/
 COPY data/ data/
 COPY web/ web/

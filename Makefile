@@ -106,3 +106,9 @@ bench: setup
 # 10 minutes of mixed traffic against one instance; errors, latency and memory (not part of CI)
 soak: setup
 	$(BIN)/python scripts/soak.py --minutes 10
+
+# Staff console accounts (docs/STAFF.md): the password is asked at the prompt and stored hashed (argon2).
+.PHONY: staff-user
+staff-user: $(INSTALLED)
+	@test -n "$(NAME)" || { echo "usage: make staff-user NAME=<sign-in name>"; exit 2; }
+	$(BIN)/python -m console.users "$(NAME)"

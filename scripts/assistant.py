@@ -37,6 +37,7 @@ class Assistant:
             "RATE_LIMIT_BURST": "100000",
             "RATE_LIMIT_CONNECTIONS": "100000",
             **os.environ,
+            "STAFF_PORT": "0",  # no staff console unless asked for (tests/test_console.py)
             "RASA_PORT": str(self.rasa_port),
             "ACTION_PORT": str(self.action_port),
             "TRACKER_DB": str(workdir / "tracker.db"),

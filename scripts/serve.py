@@ -49,6 +49,8 @@ DEFAULTS = {
     "REDIS_PORT": "6379",
     "REDIS_DB": "0",
     "REDIS_KEY_PREFIX": "umb",
+    # the staff console (console/, docs/STAFF.md); 0: not started
+    "STAFF_PORT": "5006",
 }
 
 
@@ -93,6 +95,13 @@ def commands() -> List[List[str]]:
             *api_args(),
         ],
     ]
+
+
+def console_command() -> Optional[List[str]]:
+    """The staff console (loopback unless STAFF_HOST says otherwise), or None when STAFF_PORT is 0."""
+    if os.environ["STAFF_PORT"] in ("", "0"):
+        return None
+    return [sys.executable, "-m", "console", "--port", os.environ["STAFF_PORT"]]
 
 
 NAMES = ["action server", "Rasa server"]
@@ -184,6 +193,8 @@ def main() -> int:
     # a stopping Rasa server may take GRACEFUL_TIMEOUT to finish its requests: killed only after that
     stop_timeout = float(os.environ["GRACEFUL_TIMEOUT"]) + 5
     servers = [Supervised(name, cmd, stop_timeout) for name, cmd in zip(NAMES, commands())]
+    if console_command():
+        servers.append(Supervised("staff console", console_command()))
     stopping: List[int] = []
 
     def stop(signum: int, _frame: object) -> None:

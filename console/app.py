@@ -1,0 +1,290 @@
+"""The staff console's web app (Sanic, server-rendered Jinja2 pages, no JavaScript).
+
+Every page but the sign-in page (and its style sheet) needs a session; every POST needs the CSRF
+token of its session (the sign-in form: of its own pre-session cookie). Pages are rendered with
+autoescaping on, so a message typed by anyone on the internet is shown as text, never as HTML, and
+the Content-Security-Policy allows no script at all, as a second line of defence.
+"""
+import asyncio
+import datetime
+import functools
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from jinja2 import Environment, FileSystemLoader
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from actions.facts import FactsError, parse as parse_facts
+from channels.limits import client_address
+from console import inbox
+from console.auth import Throttle, check_password, keyed, new_token, same
+from console.settings import Settings
+from console.store import Audit, Store
+from staff.examples import ExampleRefused, add_example, intent_blocks
+from staff.facts_edit import _yaml, editable_fields, save, value_of
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "staff_session"
+SIGNIN_COOKIE = "staff_signin"
+PUBLIC = {"/login", "/static/console.css"}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+# how a value not in its form is explained, by the fact's name (the schema's pattern is for programmers)
+FORMS = {
+    "phone": "a phone number: digits, spaces, + ( ) and -, at least 6, e.g. +48 85 686 51 76",
+    "fax": "a fax number: digits, spaces, + ( ) and -, at least 6, e.g. +48 85 748 54 16",
+    "email": "an e-mail address, e.g. international@umb.edu.pl",
+}
+
+
+def facts_error_text(error: FactsError) -> str:
+    """A FactsError in the words of the form: which field, and why."""
+    name = (error.field or "").rsplit(".", 1)[-1]
+    if error.kind == "malformed":
+        return f"{error.field}: this is not {FORMS.get(name, 'in the form this fact needs')}."
+    if error.kind == "empty":
+        return f"{error.field}: this fact cannot be empty."
+    return f"{error.field}: {error.problem}" if error.field else error.problem
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Console:
+    """The app's state: settings, its database and audit log, the sign-in throttle, flash messages."""
+
+    def __init__(self, settings: Settings, tracker_url: str, fallback: str) -> None:
+        self.settings, self.tracker_url, self.fallback = settings, tracker_url, fallback
+        self.store = Store(settings.db)
+        self.audit = Audit(settings.audit_log)
+        self.throttle = Throttle(settings.login_limit, settings.login_window)
+        self.flashes: Dict[str, Tuple[str, str]] = {}
+        self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
+
+    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Blocking work (hashing, reading the store, writing files) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args))
+
+    def render(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
+        token = getattr(request.ctx, "token", None)
+        flash = self.flashes.pop(request.ctx.session_key, None) if getattr(request.ctx, "session_key", None) else None
+        html = self.templates.get_template(template).render(
+            user=getattr(request.ctx, "user", None), csrf=keyed(self.settings.secret, "csrf", token) if token else "",
+            flash=flash, page=template.split(".")[0], **values)
+        return response.html(html, status=status)
+
+    def flash(self, request: Request, kind: str, text: str) -> None:
+        self.flashes[request.ctx.session_key] = (kind, text)
+
+    def cookie(self, resp: HTTPResponse, name: str, value: str, max_age: int) -> None:
+        resp.cookies[name] = value
+        cookie = resp.cookies[name]
+        cookie["httponly"] = True
+        cookie["samesite"] = "Strict"
+        cookie["path"] = "/"
+        cookie["max-age"] = max_age
+        if self.settings.secure_cookies:
+            cookie["secure"] = True
+
+    def address(self, request: Request) -> str:
+        return client_address(request.ip, request.headers.get("x-forwarded-for"), self.settings.proxies)
+
+
+def create_app(console: Console, name: str = "staff_console") -> Sanic:
+    app = Sanic(name, configure_logging=False)  # its records go to the process's logging (rasa_addons.logs)
+    app.ctx.console = c = console
+    s = c.settings
+    app.static("/static/console.css", str(HERE / "static" / "console.css"), name="css")
+
+    @app.middleware("request")
+    async def require_session(request: Request) -> Optional[HTTPResponse]:
+        """No page without a session, no POST without its CSRF token."""
+        token = request.cookies.get(SESSION_COOKIE)
+        request.ctx.token = request.ctx.user = request.ctx.session_key = None
+        if token:
+            key = keyed(s.secret, "session", token)
+            user = c.store.session_user(key)
+            if user:
+                request.ctx.token, request.ctx.user, request.ctx.session_key = token, user, key
+        if request.path in PUBLIC:
+            return None
+        if request.ctx.user is None:
+            if request.method in ("GET", "HEAD"):
+                return response.redirect("/login", status=303)
+            return response.text("Sign in first.", status=403)
+        if request.method not in ("GET", "HEAD") and not same(request.form.get("csrf"), keyed(s.secret, "csrf", request.ctx.token)):
+            logger.warning("POST %s by %s refused: missing or wrong CSRF token", request.path, request.ctx.user)
+            return response.text("This form is out of date or did not come from the console: reload the page and try again.", status=403)
+        return None
+
+    @app.middleware("response")
+    async def security_headers(request: Request, resp: HTTPResponse) -> None:
+        for header, value in HEADERS.items():
+            resp.headers.setdefault(header, value)
+
+    @app.get("/")
+    async def home(request: Request) -> HTTPResponse:
+        return response.redirect("/inbox", status=303)
+
+    # --- sign-in ------------------------------------------------------------------------------
+    def signin_page(request: Request, status: int = 200, error: str = "", name: str = "") -> HTTPResponse:
+        pre = request.cookies.get(SIGNIN_COOKIE) or new_token()
+        resp = c.render(request, "login.html", status, error=error, name=name, signin_csrf=keyed(s.secret, "signin", pre))
+        c.cookie(resp, SIGNIN_COOKIE, pre, 3600)
+        return resp
+
+    @app.get("/login")
+    async def login_form(request: Request) -> HTTPResponse:
+        if request.ctx.user:
+            return response.redirect("/inbox", status=303)
+        return signin_page(request)
+
+    @app.post("/login")
+    async def login(request: Request) -> HTTPResponse:
+        pre = request.cookies.get(SIGNIN_COOKIE)
+        if not pre or not same(request.form.get("csrf"), keyed(s.secret, "signin", pre)):
+            return signin_page(request, 403, "The sign-in form was out of date: please try again.")
+        name = (request.form.get("name") or "").strip()
+        password = request.form.get("password") or ""
+        address = c.address(request)
+        wait = max(c.throttle.wait(f"account:{name.lower()}"), c.throttle.wait(f"address:{address}", 4 * s.login_limit))
+        if wait > 0:
+            c.audit.record(name or "(no name)", "sign-in throttled", address=address)
+            return signin_page(request, 429, f"Too many failed sign-ins: please wait {max(1, round(wait / 60))} minute(s) and try again.", name)
+        ok = await c.run(check_password, c.store.password_hash(name) if name else None, password)
+        if not ok:
+            c.throttle.fail([f"account:{name.lower()}", f"address:{address}"])
+            c.audit.record(name or "(no name)", "sign-in refused", address=address)
+            return signin_page(request, 401, "Wrong name or password.", name)
+        c.throttle.clear(f"account:{name.lower()}")
+        token = new_token()
+        c.store.add_session(keyed(s.secret, "session", token), name, time.time() + s.session_hours * 3600)
+        c.audit.record(name, "signed in", address=address)
+        resp = response.redirect("/inbox", status=303)
+        c.cookie(resp, SESSION_COOKIE, token, int(s.session_hours * 3600))
+        del resp.cookies[SIGNIN_COOKIE]
+        return resp
+
+    @app.post("/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        c.store.end_session(request.ctx.session_key)
+        c.audit.record(request.ctx.user, "signed out")
+        resp = response.redirect("/login", status=303)
+        del resp.cookies[SESSION_COOKIE]
+        return resp
+
+    # --- the inbox ----------------------------------------------------------------------------
+    @app.get("/inbox")
+    async def inbox_page(request: Request) -> HTTPResponse:
+        items = await c.run(inbox.load, c.tracker_url, c.fallback, s.inbox_days, s.min_confidence, c.store.reviewed_keys())
+        intents = sorted(intent_blocks(s.nlu_dir))
+        return c.render(request, "inbox.html", items=items, intents=intents, days=s.inbox_days,
+                        reviewed=c.store.recently_reviewed())
+
+    @app.post("/inbox/review")
+    async def review(request: Request) -> HTTPResponse:
+        text = " ".join((request.form.get("text") or "").split())
+        verdict = request.form.get("verdict")
+        intent = {"label": request.form.get("intent"), "out_of_scope": "out_of_scope"}.get(verdict or "")
+        if not text or verdict not in ("label", "out_of_scope", "ignore") or (verdict != "ignore" and not intent):
+            return response.text("Incomplete form: reload the inbox and try again.", status=400)
+        if verdict != "ignore":
+            try:
+                path, line = await c.run(add_example, s.nlu_dir, intent, text)
+            except ExampleRefused as e:
+                c.flash(request, "error", f"Not added: {e}")
+                return response.redirect("/inbox", status=303)
+            c.audit.record(request.ctx.user, "example added", intent=intent, text=text, file=path.name, line=line)
+            c.flash(request, "ok", f"“{text}” added as an example of {intent} ({path.name}, line {line}). "
+                                   "The assistant learns it at the next training.")
+        else:
+            c.audit.record(request.ctx.user, "message ignored", text=text)
+            c.flash(request, "ok", f"“{text}” ignored.")
+        c.store.mark_reviewed(inbox.key_of(text), text, verdict, intent, request.ctx.user)
+        return response.redirect("/inbox", status=303)
+
+    # --- the facts ----------------------------------------------------------------------------
+    def facts_page(request: Request, status: int = 200, values: Optional[Dict[str, Any]] = None,
+                   error: str = "", error_field: str = "") -> HTTPResponse:
+        doc = _yaml().load(s.facts.read_text(encoding="utf-8"))
+        fields = [(f, (values or {}).get(f.path, value_of(doc, f.path))) for f in editable_fields()]
+        sections: Dict[str, List[Any]] = {}
+        for f, value in fields:
+            sections.setdefault(f.path.split(".")[0], []).append((f, value))
+        return c.render(request, "facts.html", status, sections=sections, base=_digest(s.facts), error=error,
+                        error_field=error_field, history=c.store.fact_changes())
+
+    @app.get("/facts")
+    async def facts_form(request: Request) -> HTTPResponse:
+        return facts_page(request)
+
+    def submitted(request: Request) -> Dict[str, Union[str, List[str]]]:
+        values: Dict[str, Union[str, List[str]]] = {}
+        for f in editable_fields():
+            raw = request.form.get(f.path)
+            if raw is not None:
+                values[f.path] = [line.strip() for line in raw.splitlines() if line.strip()] if f.is_list else raw.strip()
+        return values
+
+    async def change_facts(request: Request, values: Dict[str, Any], undoes: Optional[int] = None) -> List[str]:
+        """Save, then record each change in the history and the audit log; raises FactsError."""
+        doc = _yaml().load(s.facts.read_text(encoding="utf-8"))
+        before = {field: value_of(doc, field) for field in values}
+        changed = await c.run(save, s.facts, values, request.ctx.user, datetime.date.today())
+        for field in changed:
+            c.store.add_fact_change(field, before[field], values[field], request.ctx.user, undoes)
+            c.audit.record(request.ctx.user, "fact undone" if undoes else "fact changed", field=field,
+                           old=before[field], new=values[field], **({"undoes": undoes} if undoes else {}))
+        return changed
+
+    @app.post("/facts")
+    async def facts_save(request: Request) -> HTTPResponse:
+        values = submitted(request)
+        if request.form.get("base") != _digest(s.facts):
+            return facts_page(request, 409, values, "The facts were changed by someone else meanwhile: the form now shows "
+                                                    "their version. Make your change again.")
+        try:
+            changed = await change_facts(request, values)
+        except FactsError as e:
+            return facts_page(request, 422, values, f"Not saved: {facts_error_text(e)}", e.field or "")
+        c.flash(request, "ok", f"Saved: {', '.join(changed)}. The assistant answers with the new facts from the next message."
+                if changed else "Nothing changed.")
+        return response.redirect("/facts", status=303)
+
+    @app.post("/facts/undo")
+    async def facts_undo(request: Request) -> HTTPResponse:
+        change = c.store.fact_change(int(request.form.get("change") or 0)) if (request.form.get("change") or "").isdigit() else None
+        if change is None or change["undone_by"] is not None:
+            c.flash(request, "error", "That change does not exist or was undone already.")
+            return response.redirect("/facts", status=303)
+        current = value_of(_yaml().load(s.facts.read_text(encoding="utf-8")), change["field"])
+        if current != change["new"]:
+            c.flash(request, "error", f"{change['field']} was changed again since: undo the later change first.")
+            return response.redirect("/facts", status=303)
+        try:
+            await change_facts(request, {change["field"]: change["old"]}, undoes=change["id"])
+        except FactsError as e:
+            c.flash(request, "error", f"Not undone: {facts_error_text(e)}")
+            return response.redirect("/facts", status=303)
+        c.flash(request, "ok", f"Undone: {change['field']} is back to its earlier value.")
+        return response.redirect("/facts", status=303)
+
+    return app
+
+
+def check_facts_file(settings: Settings) -> None:
+    """The facts file must be readable at start: the console would show no form otherwise."""
+    parse_facts(settings.facts)
