@@ -1,0 +1,342 @@
+"""The staff console (console/, issue 13): its logic on its own, then the running console.
+
+Unit tests first (no servers): an example added to its intent's block with the file otherwise
+unchanged, duplicates refused, facts saved keeping comments and recorded as docs/STAFF.md shows,
+wrong facts refused with nothing written, passwords hashed, the sign-in throttle, the inbox.
+Then one assistant with its console (started by the run script, as `make run` does, on free ports,
+on copies of the facts and of data/nlu/): every URL refuses without a session, a POST without its
+CSRF token is refused, and a staff member in Debian's chromium signs in, labels a question people
+asked, changes the phone number and the assistant answers with it.
+"""
+import datetime
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect, sync_playwright
+
+from actions.facts import FactsError, parse
+from console.auth import Throttle, check_password
+from console.inbox import RATED_DOWN, collect
+from console.settings import Settings, session_secret
+from console.users import add_user
+from scripts.assistant import Assistant, free_port
+from staff.examples import ExampleRefused, add_example
+from staff.facts_edit import save
+from tests.conftest import FACTS_FILE, ROOT, Facts, phone_reply, record_change
+from tests.test_widget import CHROMIUM, CHROMIUM_ARGS
+
+NLU = ROOT / "data" / "nlu"
+STAFF, PASSWORD = "anna.nowak", "correct horse battery staple"
+SECRET = "test-secret-" + "x" * 32
+MARKUP = "<script>alert(1)</script><b>bold</b> is the canteen open?"
+UNANSWERED = "wat number do i dial 4 u"  # out of scope for the trained model: a contact question
+NEW_PHONE = "+48 85 686 51 99"
+
+
+def comments(text: str) -> List[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith("#")]
+
+
+# --- the logic, no servers ---------------------------------------------------------------------
+
+def test_example_added_at_the_end_of_its_block_and_nothing_else_changes(tmp_path: Path) -> None:
+    shutil.copytree(NLU, tmp_path / "nlu")
+    before = (NLU / "contact.yml").read_text().splitlines(keepends=True)
+    path, line = add_example(tmp_path / "nlu", "ask_contact", "how  2 reach u [now]")
+    after = path.read_text().splitlines(keepends=True)
+    assert path.name == "contact.yml"
+    # one line more, indented as its neighbours, brackets that would read as entity marks made plain
+    assert after[:line - 1] + after[line:] == before
+    assert after[line - 1] == after[line - 2][:after[line - 2].index("-")] + "- how 2 reach u (now)\n"
+    assert after[line - 2].lstrip().startswith("- ")  # right after the block's last example
+    for other in NLU.glob("*.yml"):
+        if other.name != "contact.yml":
+            assert (tmp_path / "nlu" / other.name).read_text() == other.read_text()
+
+
+def test_duplicate_example_refused_with_where_it_is(tmp_path: Path) -> None:
+    shutil.copytree(NLU, tmp_path / "nlu")
+    add_example(tmp_path / "nlu", "ask_contact", "how 2 reach u")
+    text = (tmp_path / "nlu" / "contact.yml").read_text()
+    with pytest.raises(ExampleRefused, match=r"already an example of 'ask_contact' \(contact.yml, line \d+\)"):
+        add_example(tmp_path / "nlu", "ask_contact", "How  2 REACH u")
+    with pytest.raises(ExampleRefused, match="cannot learn two meanings"):
+        add_example(tmp_path / "nlu", "out_of_scope", "how 2 reach u")
+    with pytest.raises(ExampleRefused, match="not an intent"):
+        add_example(tmp_path / "nlu", "nlu_fallback", "anything")
+    assert (tmp_path / "nlu" / "contact.yml").read_text() == text
+    assert sorted(p.name for p in (tmp_path / "nlu").iterdir()) == sorted(p.name for p in NLU.iterdir())
+
+
+def test_fact_saved_as_docs_staff_md_says(tmp_path: Path) -> None:
+    """The console's change is the one worked example 1 makes by hand (conftest's record_change),
+    byte for byte: comments, quotes and layout kept."""
+    by_hand, by_console = tmp_path / "by_hand.yml", tmp_path / "by_console.yml"
+    original = FACTS_FILE.read_text()
+    old_phone = parse(FACTS_FILE)["contact"]["phone"]
+    by_hand.write_text(original.replace(f'phone: "{old_phone}"', f'phone: "{NEW_PHONE}"'))
+    record_change(by_hand, "contact.phone")
+    by_console.write_text(original)
+    changed = save(by_console, {"contact.phone": NEW_PHONE, "contact.fax": parse(FACTS_FILE)["contact"]["fax"]},
+                   "International Cooperation Office", datetime.date(2026, 12, 1))
+    assert changed == ["contact.phone"]  # an unchanged value is not recorded
+    assert by_console.read_text() == by_hand.read_text()
+    assert comments(by_console.read_text()) == comments(original)
+    assert parse(by_console)["contact"]["phone"] == NEW_PHONE
+
+
+def test_list_fact_saved_and_recorded_once_per_fact(tmp_path: Path) -> None:
+    path = tmp_path / "facts.yml"
+    shutil.copy(FACTS_FILE, path)
+    regions = parse(FACTS_FILE)["partnerships"]["regions"]
+    save(path, {"partnerships.regions": regions + ["Canada"]}, "anna", datetime.date(2026, 12, 1))
+    save(path, {"partnerships.regions": regions[:1]}, "piotr", datetime.date(2026, 12, 2))
+    facts = parse(path)
+    assert facts["partnerships"]["regions"] == regions[:1]
+    assert facts["source"]["changed_by_staff"] == [{"field": "partnerships.regions", "by": "piotr", "on": "2026-12-02"}]
+    assert comments(path.read_text()) == comments(FACTS_FILE.read_text())
+
+
+@pytest.mark.parametrize("field, value, kind", [
+    ("contact.email", "not an address", "malformed"),
+    ("contact.phone", "call us", "malformed"),
+    ("contact.office", "", "empty"),
+    ("visiting_professors.funders", [], "empty"),
+])
+def test_wrong_fact_refused_with_field_and_nothing_written(tmp_path: Path, field: str, value: object, kind: str) -> None:
+    path = tmp_path / "facts.yml"
+    shutil.copy(FACTS_FILE, path)
+    with pytest.raises(FactsError) as refused:
+        save(path, {field: value}, "anna", datetime.date(2026, 12, 1))
+    assert (refused.value.field, refused.value.kind) == (field, kind)
+    assert path.read_text() == FACTS_FILE.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["facts.yml"]  # no temporary file left
+
+
+def test_password_stored_only_as_argon2_hash(tmp_path: Path) -> None:
+    settings = Settings.from_env({"STAFF_DB": str(tmp_path / "staff.db"), "STAFF_AUDIT_LOG": str(tmp_path / "audit.log")})
+    assert add_user(settings, STAFF, PASSWORD, by="test") is True
+    for stored in (tmp_path / "staff.db", tmp_path / "audit.log"):
+        assert PASSWORD.encode() not in stored.read_bytes()
+    from console.store import Store
+    stored_hash = Store(settings.db).password_hash(STAFF)
+    assert stored_hash.startswith("$argon2id$")
+    assert check_password(stored_hash, PASSWORD) and not check_password(stored_hash, PASSWORD + "!")
+    assert not check_password(None, PASSWORD)  # no such account
+    with pytest.raises(ValueError, match="at least 10"):
+        add_user(settings, "piotr", "short", by="test")
+    with pytest.raises(ValueError, match="a name is"):
+        add_user(settings, "<b>x</b>", PASSWORD, by="test")
+    assert json.loads((tmp_path / "audit.log").read_text().splitlines()[0])["what"] == "account created"
+
+
+def test_throttle_per_key_and_window() -> None:
+    now = [0.0]
+    throttle = Throttle(limit=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.wait("account:anna") == 0
+        throttle.fail(["account:anna", "address:1.2.3.4"])
+    assert throttle.wait("account:anna") == 60
+    assert throttle.wait("account:piotr") == 0
+    assert throttle.wait("address:1.2.3.4", limit=12) == 0  # an address may fail more often
+    now[0] = 30
+    assert throttle.wait("account:anna") == 30
+    now[0] = 60.5
+    assert throttle.wait("account:anna") == 0
+
+
+def test_session_secret_missing_or_short(caplog: pytest.LogCaptureFixture) -> None:
+    first, second = session_secret({}), session_secret({})
+    assert first != second and len(first) >= 32
+    assert "STAFF_SESSION_SECRET is not set" in caplog.text
+    with pytest.raises(ValueError, match="at least 32"):
+        session_secret({"STAFF_SESSION_SECRET": "short"})
+    assert session_secret({"STAFF_SESSION_SECRET": SECRET}) == SECRET
+
+
+def test_inbox_items_from_events() -> None:
+    def event(sender: str, kind: str, action: str = None, **data: object) -> dict:
+        return {"sender_id": sender, "type_name": kind, "action_name": action, "data": json.dumps(data)}
+
+    def user(sender: str, text: str, intent: str, confidence: float, message_id: str = None) -> dict:
+        ranking = [{"name": intent, "confidence": confidence}]
+        return event(sender, "user", text=text, parse_data={"intent": ranking[0], "intent_ranking": ranking},
+                     metadata={"message_id": message_id} if message_id else {})
+
+    events = [
+        user("a", "what's the weather", "out_of_scope", 0.9), event("a", "action", "action_explain_scope"),
+        user("a", "phone?", "ask_contact", 0.95, "m1"), event("a", "action", "utter_phone"),
+        event("a", "agent", data={"feedback": "down", "message_id": "m1", "answer": "..."}),
+        user("b", "Phone?", "ask_contact", 0.4), event("b", "action", "utter_phone"),
+        user("b", "fax?", "ask_contact", 0.97, "m2"), event("b", "action", "utter_fax"),
+        event("b", "agent", data={"feedback": "down", "message_id": "m2", "answer": "..."}),
+        event("b", "agent", data={"feedback": "none", "message_id": "m2", "answer": "..."}),  # taken back
+    ]
+    items = {item.key: item for item in collect(events, 0.5, "action_default_fallback")}
+    assert set(items) == {"what's the weather", "phone?"}
+    assert items["what's the weather"].reasons == ["out of scope"]
+    assert items["phone?"].reasons == ["unsure", RATED_DOWN]
+    assert (items["phone?"].guess, items["phone?"].confidence) == ("ask_contact", 0.4)
+
+
+# --- the running console -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def assistant(workdir: Path) -> Iterator[Assistant]:
+    """Both servers and the console (run script), on copies of the facts and of data/nlu/."""
+    shutil.copytree(NLU, workdir / "nlu")
+    env = {
+        "UMB_FACTS_FILE": str(workdir / "facts.yml"), "STAFF_NLU_DIR": str(workdir / "nlu"),
+        "STAFF_DB": str(workdir / "staff.db"), "STAFF_AUDIT_LOG": str(workdir / "audit.log"),
+        "STAFF_SESSION_SECRET": SECRET, "STAFF_PORT": str(free_port()),
+    }
+    add_user(Settings.from_env(env), STAFF, PASSWORD, by="test")
+    a = Assistant(workdir, **env).start()
+    a.console = f"http://127.0.0.1:{env['STAFF_PORT']}"
+    deadline = time.monotonic() + 60
+    while True:  # the console starts faster than Rasa: normally up at the first try
+        try:
+            requests.get(f"{a.console}/login", timeout=2).raise_for_status()
+            break
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                a.stop()
+                raise
+            time.sleep(0.2)
+    yield a
+    a.stop()
+
+
+def signed_in(console: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{console}/login").text
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = session.post(f"{console}/login", data={"csrf": csrf, "name": STAFF, "password": PASSWORD}, allow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/inbox"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie  # plain http on loopback
+    return session
+
+
+def csrf_of(html: str) -> str:
+    return html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def test_every_console_url_refuses_without_a_session(assistant: Assistant, workdir: Path) -> None:
+    from console.app import PUBLIC, Console, create_app
+
+    app = create_app(Console(Settings.from_env({"STAFF_DB": str(workdir / "routes.db"), "STAFF_AUDIT_LOG": str(workdir / "r.log")}),
+                             "sqlite://", "action_default_fallback"), name="console_routes")
+    routes = {("/" + route.path, method) for route in app.router.routes for method in route.methods}
+    assert {("/inbox", "GET"), ("/facts", "POST"), ("/inbox/review", "POST")} <= routes
+    facts = (workdir / "facts.yml").read_text()
+    for path, method in sorted(routes):
+        if path in PUBLIC:
+            continue
+        r = requests.request(method, f"{assistant.console}{path}", data={"text": "x", "verdict": "ignore"}, allow_redirects=False)
+        if method in ("GET", "HEAD"):
+            assert (r.status_code, r.headers["location"]) == (303, "/login"), path
+        else:
+            assert r.status_code == 403, (method, path)
+        assert "<table" not in r.text and "<form" not in r.text, path
+    assert (workdir / "facts.yml").read_text() == facts
+
+
+def test_post_without_csrf_token_refused(assistant: Assistant, workdir: Path) -> None:
+    session = signed_in(assistant.console)
+    facts = (workdir / "facts.yml").read_text()
+    form = session.get(f"{assistant.console}/facts").text
+    base = form.split('name="base" value="', 1)[1].split('"', 1)[0]
+    for csrf in (None, "", "0" * 64, csrf_of(signed_in(assistant.console).get(f"{assistant.console}/facts").text)):
+        data = {"base": base, "contact.phone": "+48 1 111 111", **({"csrf": csrf} if csrf is not None else {})}
+        assert session.post(f"{assistant.console}/facts", data=data, allow_redirects=False).status_code == 403
+    assert (workdir / "facts.yml").read_text() == facts
+
+
+def test_sign_in_throttled_per_account(assistant: Assistant) -> None:
+    session = requests.Session()
+    for attempt in range(6):
+        csrf = csrf_of(session.get(f"{assistant.console}/login").text)
+        r = session.post(f"{assistant.console}/login", data={"csrf": csrf, "name": "piotr", "password": f"wrong {attempt}"})
+        assert r.status_code == (401 if attempt < 5 else 429)
+    assert "Too many failed sign-ins" in r.text
+    audit = [json.loads(line) for line in (Path(assistant.env["STAFF_AUDIT_LOG"])).read_text().splitlines()]
+    assert [e["what"] for e in audit if e["who"] == "piotr"] == ["sign-in refused"] * 5 + ["sign-in throttled"]
+
+
+def test_staff_member_labels_a_question_and_changes_the_phone(assistant: Assistant, workdir: Path) -> None:
+    """In the browser, as staff would: sign in, find what people asked, label it, change a fact."""
+    assistant.say("console-visitor", UNANSWERED)
+    assistant.say("console-visitor", MARKUP)
+    started = time.monotonic()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        dialogs: List[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        try:
+            staff_session(page, assistant, workdir, dialogs)
+        finally:
+            browser.close()
+    logging.getLogger(__name__).info("staff time in the browser: %.1f s", time.monotonic() - started)
+
+
+def staff_session(page: Page, assistant: Assistant, workdir: Path, dialogs: List[str]) -> None:
+    page.goto(f"{assistant.console}/inbox")
+    expect(page).to_have_url(f"{assistant.console}/login")
+    page.get_by_label("Name").fill(STAFF)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Questions to review")).to_be_visible()
+
+    # the markup a visitor typed is text on the page, nothing runs
+    row = page.get_by_role("row").filter(has_text="is the canteen open?")
+    expect(row.locator("td.message")).to_have_text(MARKUP)
+    assert page.locator("main script, main b").count() == 0
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.content()
+
+    # label the question people asked: an example of ask_contact in the copy of data/nlu/
+    row = page.get_by_role("row").filter(has_text=UNANSWERED)
+    expect(row).to_contain_text("out of scope")
+    row.get_by_label(f"Question meant by: {UNANSWERED}").select_option("ask_contact")
+    row.get_by_role("button", name="Add as example").click()
+    expect(page.get_by_role("status")).to_contain_text(f"“{UNANSWERED}” added as an example of ask_contact (contact.yml, line")
+    assert f"    - {UNANSWERED}\n" in (workdir / "nlu" / "contact.yml").read_text()
+    expect(page.get_by_role("row").filter(has_text=UNANSWERED)).to_have_count(0)  # reviewed
+    page.get_by_role("row").filter(has_text="is the canteen open?").get_by_role("button", name="Ignore").click()
+    expect(page.get_by_role("status")).to_contain_text("ignored")
+
+    # a wrong e-mail is refused, nothing written
+    page.get_by_role("link", name="Facts").click()
+    facts_before = (workdir / "facts.yml").read_text()
+    page.get_by_label("email", exact=True).fill("international at umb")
+    page.get_by_role("button", name="Save the facts").click()
+    expect(page.get_by_role("alert")).to_have_text("Not saved: contact.email: this is not an e-mail address, e.g. international@umb.edu.pl.")
+    assert (workdir / "facts.yml").read_text() == facts_before
+
+    # the new phone number: saved, recorded, and the running assistant answers with it
+    old = Facts.load(workdir / "facts.yml")
+    page.get_by_label("email", exact=True).fill(old.contact.email)
+    page.get_by_label("phone", exact=True).fill(NEW_PHONE)
+    page.get_by_role("button", name="Save the facts").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved: contact.phone.")
+    new = Facts.load(workdir / "facts.yml")
+    assert new.contact.phone == NEW_PHONE
+    assert new.source.changed_by_staff == [{"field": "contact.phone", "by": STAFF, "on": datetime.date.today().isoformat()}]
+    assert assistant.texts("console-phone", "what is your phone number?") == [phone_reply(new)]
+
+    # undo from the history: the old number again
+    page.get_by_role("row").filter(has_text=NEW_PHONE).get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("status")).to_contain_text("Undone: contact.phone")
+    assert assistant.texts("console-phone", "what is your phone number?") == [phone_reply(old)]
+    assert dialogs == []
+    audit = [json.loads(line)["what"] for line in (workdir / "audit.log").read_text().splitlines()]
+    assert audit[-5:] == ["signed in", "example added", "message ignored", "fact changed", "fact undone"]
+    assert PASSWORD not in (workdir / "audit.log").read_text() + (workdir / "servers.log").read_text()
