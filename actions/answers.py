@@ -104,9 +104,13 @@ def contact(facts: Dict[str, Any], channels: List[str], details: List[str], name
     values = variables(facts)
     asked = {CONTACT_ALIASES.get(c, c) for c in channels}
     answer = [(f"utter_contact_{c}", values) for c in CONTACT_CHANNELS if c in asked]
-    if names or details and not answer:
-        # "the office's opening hours?"; but "our dean asked me for your e-mail" gets the e-mail
+    if names:
         return dont_know(facts, "contact")
+    if details:
+        # "parking by the office?", "how long do they take to answer an e-mail?": the page does not
+        # say; the honest reply gives the e-mail and phone, and any other detail asked follows it
+        given = {"utter_contact_email", "utter_contact_phone"}
+        return dont_know(facts, "contact") + [line for line in answer if line[0] not in given]
     if "office" in asked:
         return [("utter_contact_partnership_requests", values)]
     return answer or [("utter_contact_card", values)]
@@ -169,11 +173,12 @@ def partnerships(facts: Dict[str, Any], names: List[str], regions: List[str], as
 
 
 def euroregional_center(facts: Dict[str, Any], names: List[str], aspects: List[str], details: List[str]) -> Answer:
-    return institutions(facts, names) or by_aspect(facts, "euroregional_center", aspects, details)
+    # a detail the page lacks is the question, even beside a founder's name ("can Grodno's students transfer?")
+    return (not details and institutions(facts, names)) or by_aspect(facts, "euroregional_center", aspects, details)
 
 
 def visiting_professors(facts: Dict[str, Any], names: List[str], aspects: List[str], details: List[str]) -> Answer:
-    return institutions(facts, names) or by_aspect(facts, "visiting_professors", aspects, details)
+    return (not details and institutions(facts, names)) or by_aspect(facts, "visiting_professors", aspects, details)
 
 
 def last_update(facts: Dict[str, Any], details: List[str]) -> Answer:

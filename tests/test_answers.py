@@ -169,7 +169,13 @@ def test_partners_in_a_conversation_about_the_center_are_the_centers() -> None:
     assert answers.by_topic(text, entities, "partnerships", current="contact") == [("partnerships", {"subject": ["partnerships"]})]
 
 
-def test_a_contact_detail_asked_beside_a_detail_the_page_lacks_is_given(facts: Facts) -> None:
-    f = facts._values
-    assert answers.contact(f, ["email"], ["phd"], []) == [("utter_contact_email", answers.variables(f))]
-    assert answers.contact(f, [], ["opening hours"], []) == answers.dont_know(f, "contact")
+def test_a_detail_the_page_lacks_is_answered_honestly_with_the_contact_details_asked(facts: Facts) -> None:
+    f, values = facts._values, answers.variables(facts._values)
+    honest = answers.dont_know(f, "contact")
+    assert answers.contact(f, [], ["opening hours"], []) == honest
+    # the honest reply gives the e-mail and phone already; the address asked beside follows it
+    assert answers.contact(f, ["email"], ["phd"], []) == honest
+    assert answers.contact(f, ["street"], ["parking"], []) == honest + [("utter_contact_address", values)]
+    # beside a founder's name too, the detail the page lacks is the question
+    founder = f["euroregional_center"]["founding_partners"][1]
+    assert answers.euroregional_center(f, [founder], [], ["transfer"]) == answers.dont_know(f, "euroregional_center")
