@@ -23,10 +23,12 @@ from actions.facts import FactsError, parse as parse_facts
 from channels.limits import client_address
 from console import inbox
 from console.auth import Throttle, check_password, keyed, new_token, same
+from console.pipeline import Pipeline
 from console.settings import Settings
 from console.store import Audit, Store
 from staff.examples import ExampleRefused, add_example, intent_blocks
 from staff.facts_edit import _yaml, editable_fields, save, value_of
+from staff.train import MODEL, ROOT as PROJECT, reload
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class Console:
         self.throttle = Throttle(settings.login_limit, settings.login_window)
         self.flashes: Dict[str, Tuple[str, str]] = {}
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
+        self.pipeline = Pipeline(lambda: reload(settings.rasa_url, settings.rasa_token, PROJECT / MODEL), cwd=str(PROJECT))
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         """Blocking work (hashing, reading the store, writing files) off the event loop."""
@@ -281,6 +284,21 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
             return response.redirect("/facts", status=303)
         c.flash(request, "ok", f"Undone: {change['field']} is back to its earlier value.")
         return response.redirect("/facts", status=303)
+
+    # --- check, train, test, switch -----------------------------------------------------------
+    @app.get("/model")
+    async def model_page(request: Request) -> HTTPResponse:
+        return c.render(request, "model.html", run=c.pipeline.run, can_switch=bool(s.rasa_token))
+
+    @app.post("/model/run")
+    async def model_run(request: Request) -> HTTPResponse:
+        if c.pipeline.start(request.ctx.user):
+            c.audit.record(request.ctx.user, "training started")
+            c.pipeline.task.add_done_callback(
+                lambda _: c.audit.record(c.pipeline.run.by, "training finished", result=c.pipeline.run.state))
+        else:
+            c.flash(request, "error", f"A run started by {c.pipeline.run.by} is still going: its progress is below.")
+        return response.redirect("/model", status=303)
 
     return app
 

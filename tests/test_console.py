@@ -23,6 +23,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from actions.facts import FactsError, parse
 from console.auth import Throttle, check_password
 from console.inbox import RATED_DOWN, collect
+from console.pipeline import Pipeline
 from console.settings import Settings, session_secret
 from console.users import add_user
 from scripts.assistant import Assistant, free_port
@@ -185,6 +186,21 @@ def test_inbox_items_from_events() -> None:
     assert (items["phone?"].guess, items["phone?"].confidence) == ("ask_contact", 0.4)
 
 
+async def test_model_switched_only_when_every_step_passes() -> None:
+    switched: List[bool] = []
+    ok, fail = ["python3", "-c", "print('fine')"], ["python3", "-c", "print('2 problems found'); raise SystemExit(1)"]
+    failing = Pipeline(lambda: switched.append(True) or True, [("Check", ok), ("Train", fail), ("Test", ok)])
+    assert failing.start("anna") and not failing.start("piotr")  # one run at a time
+    await failing.task
+    assert [(step.state, step.output) for step in failing.run.steps] == [
+        ("passed", ["fine"]), ("failed", ["2 problems found"]), ("waiting", [])]
+    assert failing.run.state == "failed" and switched == []
+    passing = Pipeline(lambda: switched.append(True) or True, [("Check", ok), ("Test", ok)])
+    passing.start("anna")
+    await passing.task
+    assert passing.run.state == "switched" and switched == [True]
+
+
 # --- the running console -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -256,7 +272,10 @@ def test_post_without_csrf_token_refused(assistant: Assistant, workdir: Path) ->
     for csrf in (None, "", "0" * 64, csrf_of(signed_in(assistant.console).get(f"{assistant.console}/facts").text)):
         data = {"base": base, "contact.phone": "+48 1 111 111", **({"csrf": csrf} if csrf is not None else {})}
         assert session.post(f"{assistant.console}/facts", data=data, allow_redirects=False).status_code == 403
+        assert session.post(f"{assistant.console}/model/run", data=data, allow_redirects=False).status_code == 403
     assert (workdir / "facts.yml").read_text() == facts
+    assert "Check, train, test, switch" in session.get(f"{assistant.console}/model").text
+    assert "started by" not in session.get(f"{assistant.console}/model").text  # no training was started
 
 
 def test_sign_in_throttled_per_account(assistant: Assistant) -> None:
