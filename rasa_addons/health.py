@@ -11,15 +11,26 @@ Each check is bounded by CHECK_TIMEOUT seconds, so a probe never hangs on a hung
 check still running from an earlier probe is awaited, not started again, so probes cannot pile up
 threads.
 
-Graceful stop: on SIGTERM (or SIGINT) Sanic stops accepting connections and waits up to its
+Graceful stop: on SIGTERM (or SIGINT) Sanic closes its port and waits up to its
 GRACEFUL_SHUTDOWN_TIMEOUT (set from GRACEFUL_TIMEOUT by rasa_addons.server) for the requests in
-progress. It would also keep a kept-alive connection open after its request, holding the stop up
-until the keep-alive timeout; here a response given while stopping says `Connection: close`, so the
-server exits as soon as its last request is answered.
+progress. Closing a port that still receives connections resets those the kernel has queued but the
+server has not taken yet: a balancer that still sends there gets a reset, and must not resend a
+POST. So for STOP_NOTICE seconds (app config, from the setting of that name) the server first goes
+on serving while /health/ready says 503, time for the balancer (Kubernetes' endpoints, a health-
+checking proxy) to stop sending, and only then closes its port. Two more gaps are closed here:
+- it would keep a kept-alive connection open after its request, holding the stop up until the
+  keep-alive timeout; here a response given while stopping says `Connection: close`, so the server
+  exits as soon as its last request is answered;
+- it closes every connection that is between requests, also one accepted a moment ago whose request
+  has not been read yet: that client (nginx, a balancer) sees the connection closed without an
+  answer, and must not resend a POST. `finish_fresh_connections` leaves a connection active in the
+  last FRESH_SECONDS open; its request is answered (with `Connection: close`), or the keep-alive
+  timeout closes it.
 
-`register(app)` is called by the entry point (rasa_addons.server) on the app `rasa run` makes.
+`register(app)` and `finish_fresh_connections()` are called by the entry point (rasa_addons.server).
 """
 import asyncio
+import functools
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional
 
@@ -32,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 2.0
 OK = "ok"
+# a connection that had traffic this recently may be about to send a request: not closed at the stop
+FRESH_SECONDS = 1.0
 
 
 def _innermost(store: Any) -> Any:
@@ -132,6 +145,10 @@ def register(app: Sanic, timeout: float = CHECK_TIMEOUT) -> None:
 
     async def stopping(app: Sanic, _loop: Any) -> None:
         app.ctx.stopping = True
+        notice = float(app.config.get("STOP_NOTICE", 0))
+        if notice:
+            logger.info("Stopping: not ready; still serving for %g s while balancers stop sending here", notice)
+            await asyncio.sleep(notice)  # the loop goes on serving meanwhile
         logger.info("Stopping: no new connections; finishing the requests in progress (up to %g s)",
                     app.config.GRACEFUL_SHUTDOWN_TIMEOUT)
 
@@ -143,3 +160,23 @@ def register(app: Sanic, timeout: float = CHECK_TIMEOUT) -> None:
     app.add_route(ready, "/health/ready", methods=["GET"], name="health_ready")
     app.register_listener(stopping, "before_server_stop")
     app.register_middleware(close_when_stopping, "response")
+
+
+def finish_fresh_connections() -> None:
+    """At the stop, Sanic closes only the connections that have been quiet for FRESH_SECONDS."""
+    from sanic.http import Stage
+    from sanic.server.protocols import http_protocol
+
+    protocol = http_protocol.HttpProtocol
+    close_if_idle = getattr(protocol.close_if_idle, "__wrapped__", protocol.close_if_idle)
+
+    @functools.wraps(close_if_idle)
+    def close_if_quiet(self: Any) -> bool:
+        if self._http is None:
+            if self._task is not None:
+                return False  # accepted, its handler not started yet: its request is on the way
+        elif self._http.stage is Stage.IDLE and http_protocol.current_time() - self._time < FRESH_SECONDS:
+            return False
+        return close_if_idle(self)
+
+    protocol.close_if_idle = close_if_quiet

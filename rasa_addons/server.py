@@ -12,9 +12,10 @@ used by `make run` (scripts/serve.py) and deploy/rasa.yaml. In this process, bef
   on the Sanic app Rasa makes, so a slow or idle client cannot hold a connection: Rasa leaves
   Sanic's 60 s to send a request, gives a response an hour and keeps idle connections 120 s;
 - it adds the health endpoints /health/live and /health/ready (rasa_addons.health) to that app;
-- it bounds the graceful stop to GRACEFUL_TIMEOUT seconds (default 15): on SIGTERM the server stops
-  taking connections, finishes the requests it holds (closing their connections after the reply)
-  and exits; a request still running then is cut (Sanic's GRACEFUL_SHUTDOWN_TIMEOUT);
+- it makes the stop graceful: on SIGTERM the server says it is not ready and goes on serving for
+  STOP_NOTICE seconds (default 0), then stops taking connections, finishes the requests it holds
+  (closing their connections after the reply) and exits; a request still running after
+  GRACEFUL_TIMEOUT seconds (default 15, Sanic's GRACEFUL_SHUTDOWN_TIMEOUT) is cut;
 - it logs one line per user message (rasa_addons.logs), in JSON with every other line when
   LOG_FORMAT=json.
 
@@ -44,6 +45,9 @@ TIMEOUTS = {"REQUEST_TIMEOUT": "10", "RESPONSE_TIMEOUT": "60", "KEEP_ALIVE_TIMEO
 # seconds a stopping server waits for the requests it holds: above ACTION_TIMEOUT, so a message
 # waiting for a custom action still gets its answer
 DEFAULT_GRACEFUL_TIMEOUT = "15"
+# seconds a stopping server goes on serving, /health/ready saying 503, before it closes its port
+# (rasa_addons.health): 0 for one server; for balancers that follow readiness, above their check interval
+DEFAULT_STOP_NOTICE = "0"
 
 
 class RasaVersionError(RuntimeError):
@@ -88,12 +92,17 @@ def server_timeouts(env: Mapping[str, str] = os.environ) -> Dict[str, float]:
     return timeouts
 
 
-def graceful_timeout(env: Mapping[str, str] = os.environ) -> float:
-    """GRACEFUL_TIMEOUT: how long a stopping server finishes the requests it holds."""
-    value = float(env.get("GRACEFUL_TIMEOUT") or DEFAULT_GRACEFUL_TIMEOUT)
-    if value < 0:
-        raise ValueError(f"GRACEFUL_TIMEOUT must be 0 or more seconds, not {env.get('GRACEFUL_TIMEOUT')!r}")
-    return value
+def stop_timeouts(env: Mapping[str, str] = os.environ) -> Dict[str, float]:
+    """GRACEFUL_TIMEOUT (finishing the requests held) and STOP_NOTICE (serving on while not ready),
+    as the app config keys of Sanic and rasa_addons.health."""
+    values = {}
+    for name, key, default in (("GRACEFUL_TIMEOUT", "GRACEFUL_SHUTDOWN_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT),
+                               ("STOP_NOTICE", "STOP_NOTICE", DEFAULT_STOP_NOTICE)):
+        value = float(env.get(name) or default)
+        if value < 0:
+            raise ValueError(f"{name} must be 0 or more seconds, not {env.get(name)!r}")
+        values[key] = value
+    return values
 
 
 def set_server_timeouts(timeouts: Mapping[str, float], json_logs: bool = False) -> None:
@@ -148,17 +157,21 @@ def prepare(env: Mapping[str, str] = os.environ, lock: Path = LOCK) -> str:
     if timeouts["RESPONSE_TIMEOUT"] <= seconds:
         logger.warning("RESPONSE_TIMEOUT (%g s) is not above ACTION_TIMEOUT (%g s): a slow action gets a 503 "
                        "instead of the office's contact details", timeouts["RESPONSE_TIMEOUT"], seconds)
-    graceful = graceful_timeout(env)
+    stop = stop_timeouts(env)
+    graceful = stop["GRACEFUL_SHUTDOWN_TIMEOUT"]
     if graceful <= seconds:
         logger.warning("GRACEFUL_TIMEOUT (%g s) is not above ACTION_TIMEOUT (%g s): a stopping server may cut a "
                        "message waiting for a custom action", graceful, seconds)
+    from rasa_addons import health
+
+    health.finish_fresh_connections()
     json_logs = logs.log_format(env) == "json"
     if json_logs:
         keep_json_logs()
     logs.log_messages(env)
-    set_server_timeouts({**timeouts, "GRACEFUL_SHUTDOWN_TIMEOUT": graceful}, json_logs)
-    logger.info("Graceful stop within %g s; health at /health/live and /health/ready; %s logs, one line per message",
-                graceful, "JSON" if json_logs else "plain")
+    set_server_timeouts({**timeouts, **stop}, json_logs)
+    logger.info("Stop: %g s notice, then up to %g s for the requests held; health at /health/live and /health/ready; "
+                "%s logs, one line per message", stop["STOP_NOTICE"], graceful, "JSON" if json_logs else "plain")
     return (f"Rasa {version} (as pinned): speed fixes applied, server timeouts request {timeouts['REQUEST_TIMEOUT']:g} s, "
             f"response {timeouts['RESPONSE_TIMEOUT']:g} s, keep-alive {timeouts['KEEP_ALIVE_TIMEOUT']:g} s, "
             f"custom actions bounded to {seconds:g} s")

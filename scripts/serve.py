@@ -191,7 +191,7 @@ def main() -> int:
         Path(os.environ["RASA_CREDENTIALS"]), ROOT / "build" / f"credentials.{os.environ['RASA_PORT']}.yml", os.environ
     ))
     # a stopping Rasa server may take GRACEFUL_TIMEOUT to finish its requests: killed only after that
-    stop_timeout = float(os.environ["GRACEFUL_TIMEOUT"]) + 5
+    stop_timeout = float(os.environ["GRACEFUL_TIMEOUT"]) + float(os.environ.get("STOP_NOTICE") or 0) + 5
     servers = [Supervised(name, cmd, stop_timeout) for name, cmd in zip(NAMES, commands())]
     if console_command():
         servers.append(Supervised("staff console", console_command()))
