@@ -275,12 +275,29 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
     return [(topic, everything)]
 
 
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# where each topic's facts are; the year the page was updated belongs to the page
+TOPIC_FACTS = {"contact": "contact", "partnerships": "partnerships", "euroregional_center": "euroregional_center",
+               "visiting_professors": "visiting_professors", "last_update": "source.last_updated"}
+
+
+def years_named(facts: Dict[str, Any], text: str) -> List[Dict[str, Any]]:
+    """A year that only one topic's facts hold names that topic ("who signed the 2003 agreement?"):
+    a `subject` entity where the year stands. Read from the facts, so a changed fact moves it."""
+    owners: Dict[str, List[str]] = {}
+    for topic, path in TOPIC_FACTS.items():
+        for year in set(YEAR.findall(str(_fact(facts, path)))):
+            owners.setdefault(year, []).append(topic)
+    return [{"entity": "subject", "value": owners[m.group()][0], "start": m.start()}
+            for m in YEAR.finditer(text) if len(owners.get(m.group(), [])) == 1]
+
+
 def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], topic: str,
            current: Optional[str] = None) -> Tuple[Answer, str]:
     """The answer to a message understood as being about `topic` (in a conversation about
     `current`), and the topic it ends on."""
     result: Answer = []
-    for asked_topic, asked in by_topic(text, entities, topic, current):
+    for asked_topic, asked in by_topic(text, entities + years_named(facts, text), topic, current):
         result += ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
         topic = asked_topic
     return result, topic

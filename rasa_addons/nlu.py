@@ -183,7 +183,9 @@ class OffTopicGate(GraphComponent):
     tables and synonyms, and of the response texts in `vocabulary_files` (domain.yml: the page's own
     words, such as those a follow-up repeats). Runs after the spelling corrector, so a typo of a
     known word is known. Not gated: a single unknown word (a typo or a short follow-up), and a
-    message that refers back ("it", "they", "there"...), which the dialogue may place.
+    message that refers back ("it", "they", "there"...), which the dialogue may place. Rasa retrains
+    it when the NLU data or config change, not for a new wording in domain.yml alone (`make train`
+    after any change of data picks that up).
     """
 
     WORD = re.compile(r"[a-z]+")

@@ -179,3 +179,16 @@ def test_a_detail_the_page_lacks_is_answered_honestly_with_the_contact_details_a
     # beside a founder's name too, the detail the page lacks is the question
     founder = f["euroregional_center"]["founding_partners"][1]
     assert answers.euroregional_center(f, [founder], [], ["transfer"]) == answers.dont_know(f, "euroregional_center")
+
+
+def test_a_year_only_one_topic_holds_names_that_topic(facts: Facts) -> None:
+    f = facts._values
+    year = facts.euroregional_center.founded
+    text = f"who funds the professors, and who signed the {year} agreement?"
+    entities = _entities(text, [("funds", "aspect", "funding"), ("professors", "subject", "visiting_professors"),
+                                ("signed", "aspect", "agreements")])
+    answer, last = answers.answer(f, text, entities, "visiting_professors")
+    values = answers.variables(f)
+    assert answer == [("utter_visiting_professors_funding", values), ("utter_euroregional_center_founding", values)]
+    assert last == "euroregional_center"
+    assert answers.years_named(f, "anything from 1850?") == []
