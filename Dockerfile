@@ -36,7 +36,7 @@ RUN useradd --create-home --uid 10001 umb
 WORKDIR /app
 ENV PATH=/app/.venv/bin:$PATH \
     TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    RASA_PORT=5005 ACTION_PORT=5055 ACTION_TIMEOUT=10 \
+    RASA_PORT=5005 ACTION_PORT=5055 ACTION_TIMEOUT=10 GRACEFUL_TIMEOUT=15 \
     RASA_MODEL=models/current.tar.gz RASA_ENDPOINTS=endpoints.yml RASA_CREDENTIALS=credentials.yml \
     TRACKER_DB=build/tracker.db UMB_FACTS_FILE=data/facts.yml \
     CORS_ORIGINS="http://localhost:5005 http://127.0.0.1:5005"
@@ -58,9 +58,10 @@ COPY --from=widget /app/web/vendor web/vendor
 RUN chown umb:umb build
 USER umb
 EXPOSE 5005 5055
-# the REST channel answers GET /webhooks/rest/ once the model is loaded
+# healthy = ready: the model is loaded, the action server and the stores answer (rasa_addons/health.py,
+# each check bounded to 2 s); a 503 from /health/ready fails urlopen
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/webhooks/rest/' % os.environ['RASA_PORT'], timeout=4)"
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health/ready' % os.environ['RASA_PORT'], timeout=4)"
 # the Rasa server, as `make run` starts it (scripts/serve.py): the credentials of only the apps whose
 # secrets are set (channels/settings.py), then rasa_addons.server (pinned Rasa, speed fixes, action timeout)
 CMD ["sh", "-c", "python -m channels.settings \"$RASA_CREDENTIALS\" build/credentials.active.yml && exec python -m rasa_addons.server run --model \"$RASA_MODEL\" --endpoints \"$RASA_ENDPOINTS\" --credentials build/credentials.active.yml --interface 0.0.0.0 --port \"$RASA_PORT\" --cors $CORS_ORIGINS"]

@@ -106,8 +106,40 @@ def test_store_settings_agree() -> None:
     assert pg_env["POSTGRES_DB"] == rasa_env["PG_DB"] == serve_defaults()["PG_DB"]
 
 
+def health_routes() -> List[str]:
+    """The paths rasa_addons.health adds to the Rasa server's app."""
+    import uuid
+
+    from sanic import Sanic
+
+    from rasa_addons import health
+
+    app = Sanic(f"health_{uuid.uuid4().hex[:8]}")
+    health.register(app)
+    return ["/" + route.path for route in app.router.routes if route.path.startswith("health")]
+
+
+def test_rasa_probes_ask_the_health_endpoints_and_the_stop_has_its_time() -> None:
+    from rasa_addons.health import CHECK_TIMEOUT
+
+    assert sorted(health_routes()) == ["/health/live", "/health/ready"]
+    c = container("rasa")
+    assert c["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert c[probe]["timeoutSeconds"] > CHECK_TIMEOUT  # the checks answer within it
+    # Kubernetes kills the pod after its grace period: the notice and the requests' time fit in it
+    rasa_env = env(c)
+    spec = find("Deployment", "rasa")["spec"]
+    assert float(rasa_env["STOP_NOTICE"]) > 0  # the Service drops the pod while it still serves
+    assert spec["template"]["spec"]["terminationGracePeriodSeconds"] > float(rasa_env["STOP_NOTICE"]) + float(rasa_env["GRACEFUL_TIMEOUT"])
+    assert float(rasa_env["GRACEFUL_TIMEOUT"]) > float(rasa_env["ACTION_TIMEOUT"])
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert rasa_env["LOG_FORMAT"] == env(container("actions"))["LOG_FORMAT"] == "json"
+
+
 def test_secrets_come_from_the_environment_secret_only() -> None:
-    secret_names = {"RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "PG_PASSWORD", "POSTGRES_PASSWORD"}
+    secret_names = {"RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "PG_PASSWORD", "POSTGRES_PASSWORD", "LOG_PSEUDONYM_KEY"}
     for doc in documents():
         for c in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
             for e in c.get("env", []):
@@ -209,14 +241,21 @@ def test_image_starts_the_rasa_server_as_make_run_does(monkeypatch) -> None:
         assert f" {option} " in f" {command} ", option
     assert "--interface 0.0.0.0" in command  # reachable from outside its container
     env_line = " ".join(instructions("ENV"))
-    for variable in ("RASA_PORT", "ACTION_PORT", "RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "TRACKER_DB", "ACTION_TIMEOUT"):
+    for variable in ("RASA_PORT", "ACTION_PORT", "RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "TRACKER_DB", "ACTION_TIMEOUT", "GRACEFUL_TIMEOUT"):
         assert f"{variable}={defaults[variable]}" in env_line, variable
     assert set(instructions("EXPOSE")[0].split()) == {defaults["RASA_PORT"], defaults["ACTION_PORT"]}
 
 
-def test_image_healthcheck_asks_the_rest_channel() -> None:
+def test_image_and_compose_healthchecks_ask_readiness() -> None:
     [check] = instructions("HEALTHCHECK")
-    assert "CMD" in check and "/webhooks/rest/" in check and "RASA_PORT" in check
+    assert "CMD" in check and "/health/ready" in check and "RASA_PORT" in check
+    assert "/health/ready" in health_routes()
+    for rasa in rasa_services():
+        test = " ".join(rasa["healthcheck"]["test"])
+        assert f"127.0.0.1:{serve_defaults()['RASA_PORT']}/health/ready" in test
+        # Docker kills a container 10 s after SIGTERM unless told otherwise: the requests held finish first
+        assert int(rasa["stop_grace_period"].rstrip("s")) > float(rasa["environment"]["GRACEFUL_TIMEOUT"])
+    assert compose()["services"]["retention"]["healthcheck"] == {"disable": True}
 
 
 def test_compose_runs_two_rasa_servers_on_postgresql_and_redis() -> None:
