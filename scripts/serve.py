@@ -210,7 +210,8 @@ def main() -> int:
     while not stopping and not failed:
         failed = not all([server.check() for server in servers])
         time.sleep(0.5)
-    # the Rasa server first: the requests it finishes may still call the action server
+    # one after the other, the action server last: the requests the stopping Rasa server finishes may
+    # still call it
     for server in reversed(servers):
         server.terminate()
         server.wait()
