@@ -21,13 +21,15 @@ from sanic.response import HTTPResponse
 
 from actions.facts import FactsError, parse as parse_facts
 from channels.limits import client_address
-from console import inbox
+from console import conversations as talks, inbox
 from console.auth import Throttle, check_password, keyed, new_token, same
 from console.pipeline import Pipeline
 from console.settings import Settings
 from console.store import Audit, Store
 from staff.examples import ExampleRefused, add_example, intent_blocks
+from rasa_addons.logs import pseudonymizer
 from staff.facts_edit import _yaml, editable_fields, save, value_of
+from staff.retention import delete as delete_conversations
 from staff.train import MODEL, ROOT as PROJECT, reload
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+CONVERSATIONS_SHOWN = 100  # at most, newest first: a search narrows them down
 # how a value not in its form is explained, by the fact's name (the schema's pattern is for programmers)
 FORMS = {
     "phone": "a phone number: digits, spaces, + ( ) and -, at least 6, e.g. +48 85 686 51 76",
@@ -61,6 +64,19 @@ def facts_error_text(error: FactsError) -> str:
     return f"{error.field}: {error.problem}" if error.field else error.problem
 
 
+def day_or(text: Optional[str], default: str) -> str:
+    """An ISO date from a form (YYYY-MM-DD), or `default` when it is not one."""
+    try:
+        return datetime.date.fromisoformat(text or "").isoformat()
+    except ValueError:
+        return default
+
+
+def start_of(day: str) -> float:
+    """Unix time of the day's first second, local time."""
+    return time.mktime(datetime.date.fromisoformat(day).timetuple())
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -75,6 +91,8 @@ class Console:
         self.throttle = Throttle(settings.login_limit, settings.login_window)
         self.flashes: Dict[str, Tuple[str, str]] = {}
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
+        # sender id -> pseudonym: the servers' own (LOG_PSEUDONYM_KEY), so a log line points to its conversation
+        self.pseudonym = pseudonymizer()
         self.pipeline = Pipeline(lambda: reload(settings.rasa_url, settings.rasa_token, PROJECT / MODEL), cwd=str(PROJECT))
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
@@ -299,6 +317,49 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
         else:
             c.flash(request, "error", f"A run started by {c.pipeline.run.by} is still going: its progress is below.")
         return response.redirect("/model", status=303)
+
+    # --- conversations ------------------------------------------------------------------------
+    def period(request: Request) -> Tuple[str, str]:
+        """The days asked for (from, to; ISO), by default the inbox's period up to today."""
+        default = (datetime.date.today() - datetime.timedelta(days=s.inbox_days)).isoformat()
+        return day_or(request.args.get("from"), default), day_or(request.args.get("to"), "")
+
+    async def stored(first: str) -> List[talks.Conversation]:
+        return talks.conversations(await c.run(inbox.stored_events, c.tracker_url, start_of(first)), c.pseudonym)
+
+    @app.get("/conversations")
+    async def conversations_page(request: Request) -> HTTPResponse:
+        first, last = period(request)
+        text, channel = (request.args.get("q") or "").strip(), request.args.get("channel") or ""
+        found = await stored(first)
+        shown = talks.search(found, text, channel, first, last)
+        return c.render(request, "conversations.html", conversations=shown[:CONVERSATIONS_SHOWN], total=len(shown),
+                        channels=talks.channels(found), q=text, channel=channel, first=first, last=last)
+
+    @app.get("/conversations/view")
+    async def conversation_page(request: Request) -> HTTPResponse:
+        first, last = period(request)
+        conversation = talks.find(await stored(first), request.args.get("c") or "")
+        if conversation is None:
+            c.flash(request, "error", f"No such conversation since {first}: it was deleted, or is older (search from an earlier day).")
+            return response.redirect("/conversations", status=303)
+        return c.render(request, "conversation.html", conversation=conversation, first=first, last=last)
+
+    @app.post("/conversations/delete")
+    async def conversation_delete(request: Request) -> HTTPResponse:
+        """A person's request (GDPR art. 17): their whole conversation, by staff.retention's own code."""
+        wanted = request.form.get("c") or ""
+        if request.form.get("confirm") != "yes":
+            c.flash(request, "error", "Not deleted: tick the box to confirm that the whole conversation is to be deleted.")
+            return response.redirect(f"/conversations/view?c={wanted}" if wanted.isalnum() else "/conversations", status=303)
+        sender = await c.run(talks.sender_of, c.tracker_url, c.pseudonym, wanted)
+        if sender is None:
+            c.flash(request, "error", "Not deleted: there is no such conversation (deleted already?).")
+            return response.redirect("/conversations", status=303)
+        events, _ = await c.run(functools.partial(delete_conversations, c.tracker_url, sender=sender))
+        c.audit.record(request.ctx.user, "conversation deleted", conversation=wanted, events=events)
+        c.flash(request, "ok", f"Conversation {wanted} deleted: {events} messages and events, nothing of it is kept.")
+        return response.redirect("/conversations", status=303)
 
     return app
 

@@ -66,11 +66,20 @@ def collect(events: List[Dict[str, Any]], min_confidence: float, fallback: str) 
     return sorted(items.values(), key=lambda i: (-i.count, i.key))
 
 
-def load(url: str, fallback: str, days: float, min_confidence: float, reviewed: Set[str]) -> List[Item]:
-    """The items of the last `days` days not reviewed yet, from the tracker store at `url`
-    (staff.unanswered.tracker_db_url: the store of the endpoints file, as the assistant uses it)."""
+def stored_events(url: str, since: float) -> List[Dict[str, Any]]:
+    """The events since `since` (unix time) in the tracker store at `url` (staff.unanswered.tracker_db_url:
+    the store of the endpoints file, as the assistant uses it); none before anybody talked to it."""
+    return [] if nothing_stored(url) else read_events(url, since)
+
+
+def nothing_stored(url: str) -> bool:
+    """True when the store is a SQLite file not created yet: nobody has talked to the assistant
+    (opening it would create an empty file where Rasa expects its own)."""
     database = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else None
-    if database and not Path(database).exists():
-        return []  # nobody has talked to the assistant yet
-    events = read_events(url, time.time() - days * 86400)
+    return bool(database) and not Path(database).exists()
+
+
+def load(url: str, fallback: str, days: float, min_confidence: float, reviewed: Set[str]) -> List[Item]:
+    """The items of the last `days` days not reviewed yet."""
+    events = stored_events(url, time.time() - days * 86400)
     return [item for item in collect(events, min_confidence, fallback) if item.key not in reviewed]

@@ -34,6 +34,7 @@ class Settings:
     audit_log: Path
     facts: Path
     nlu_dir: Path
+    domain: Path
     secure_cookies: bool
     session_hours: float
     login_limit: int
@@ -55,6 +56,7 @@ class Settings:
             audit_log=_path(env, "STAFF_AUDIT_LOG", "build/staff-audit.log"),
             facts=_path(env, "UMB_FACTS_FILE", "data/facts.yml"),
             nlu_dir=_path(env, "STAFF_NLU_DIR", "data/nlu"),
+            domain=_path(env, "STAFF_DOMAIN", "domain.yml"),
             secure_cookies=(env.get("STAFF_SECURE_COOKIES") or "false").lower() in ("1", "true", "yes"),
             session_hours=float(env.get("STAFF_SESSION_HOURS") or 8),
             login_limit=int(env.get("STAFF_LOGIN_LIMIT") or 5),

@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -22,6 +23,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from actions.facts import FactsError, parse
 from console.auth import Throttle, check_password
+from console.conversations import conversations, search
 from console.inbox import RATED_DOWN, collect
 from console.pipeline import Pipeline
 from console.settings import Settings, session_secret
@@ -161,15 +163,18 @@ def test_session_secret_missing_or_short(caplog: pytest.LogCaptureFixture) -> No
     assert session_secret({"STAFF_SESSION_SECRET": SECRET}) == SECRET
 
 
+def event(sender: str, kind: str, action: str = None, **data: object) -> dict:
+    """A row of Rasa's events table, as staff.unanswered.read_events gives it."""
+    return {"sender_id": sender, "type_name": kind, "action_name": action, "data": json.dumps(data)}
+
+
+def user(sender: str, text: str, intent: str, confidence: float, message_id: str = None, **data: object) -> dict:
+    ranking = [{"name": intent, "confidence": confidence}]
+    return event(sender, "user", text=text, parse_data={"intent": ranking[0], "intent_ranking": ranking},
+                 metadata={"message_id": message_id} if message_id else {}, **data)
+
+
 def test_inbox_items_from_events() -> None:
-    def event(sender: str, kind: str, action: str = None, **data: object) -> dict:
-        return {"sender_id": sender, "type_name": kind, "action_name": action, "data": json.dumps(data)}
-
-    def user(sender: str, text: str, intent: str, confidence: float, message_id: str = None) -> dict:
-        ranking = [{"name": intent, "confidence": confidence}]
-        return event(sender, "user", text=text, parse_data={"intent": ranking[0], "intent_ranking": ranking},
-                     metadata={"message_id": message_id} if message_id else {})
-
     events = [
         user("a", "what's the weather", "out_of_scope", 0.9), event("a", "action", "action_explain_scope"),
         user("a", "phone?", "ask_contact", 0.95, "m1"), event("a", "action", "utter_phone"),
@@ -201,13 +206,45 @@ async def test_model_switched_only_when_every_step_passes() -> None:
     assert passing.run.state == "switched" and switched == [True]
 
 
+DAY1, DAY2 = datetime.datetime(2026, 11, 2, 10).timestamp(), datetime.datetime(2026, 11, 3, 9).timestamp()
+TALK = [  # two people: one on the web chat over two days, one on Telegram
+    event("web-1", "action", "action_session_start"), event("web-1", "action", "action_listen"),
+    user("web-1", "phone?", "ask_contact", 0.93, timestamp=DAY1, input_channel="webchat"),
+    event("web-1", "action", "action_answer"), event("web-1", "bot", text="The office's phone number is +48 1."),
+    event("web-1", "action", "action_listen"),
+    user("web-1", "what's the weather", "out_of_scope", 0.88, timestamp=DAY2, input_channel="webchat"),
+    event("web-1", "action", "action_explain_scope"), event("web-1", "bot", text="I don't know that."),
+    user("tg-2", "asdf qwer", "nlu_fallback", 0.31, timestamp=DAY2 + 60, input_channel="telegram"),
+    event("tg-2", "action", "action_default_fallback"), event("tg-2", "bot", text="Sorry, I didn't get that."),
+    user("tg-2", "Phone?", "ask_contact", 0.97, timestamp=DAY2 + 120, input_channel="telegram"),
+    event("tg-2", "action", "action_answer"),
+]
+
+
+def test_conversations_from_events_pseudonymous_with_each_turn() -> None:
+    found = conversations(TALK, lambda sender: f"p{len(sender)}")
+    assert [(c.pseudonym, c.channel, len(c.turns)) for c in found] == [("p4", "telegram", 2), ("p5", "webchat", 2)]  # newest first
+    web = found[1]
+    assert [(t.day, t.text, t.intent, t.confidence, t.actions, t.replies) for t in web.turns] == [
+        ("2026-11-02", "phone?", "ask_contact", 0.93, ["action_answer"], ["The office's phone number is +48 1."]),
+        ("2026-11-03", "what's the weather", "out_of_scope", 0.88, ["action_explain_scope"], ["I don't know that."])]
+    assert "web-1" not in repr(found) and "tg-2" not in repr(found)  # the sender ids stay out
+    assert [c.pseudonym for c in search(found, text="PHONE")] == ["p4", "p5"]
+    assert [c.pseudonym for c in search(found, text="didn't get")] == ["p4"]  # the replies too
+    assert [c.pseudonym for c in search(found, channel="webchat")] == ["p5"]
+    assert [c.pseudonym for c in search(found, first_day="2026-11-01", last_day="2026-11-02")] == ["p5"]
+    assert search(found, text="phone", first_day="2026-11-03", channel="webchat") == []  # its phone turn is earlier
+
+
 # --- the running console -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def assistant(workdir: Path) -> Iterator[Assistant]:
-    """Both servers and the console (run script), on copies of the facts and of data/nlu/."""
+    """Both servers and the console (run script), on copies of the facts, data/nlu/ and domain.yml."""
     shutil.copytree(NLU, workdir / "nlu")
+    shutil.copy(ROOT / "domain.yml", workdir / "domain.yml")
     env = {
+        "STAFF_DOMAIN": str(workdir / "domain.yml"),
         "UMB_FACTS_FILE": str(workdir / "facts.yml"), "STAFF_NLU_DIR": str(workdir / "nlu"),
         "STAFF_DB": str(workdir / "staff.db"), "STAFF_AUDIT_LOG": str(workdir / "audit.log"),
         "STAFF_SESSION_SECRET": SECRET, "STAFF_PORT": str(free_port()),
@@ -250,7 +287,8 @@ def test_every_console_url_refuses_without_a_session(assistant: Assistant, workd
     app = create_app(Console(Settings.from_env({"STAFF_DB": str(workdir / "routes.db"), "STAFF_AUDIT_LOG": str(workdir / "r.log")}),
                              "sqlite://", "action_default_fallback"), name="console_routes")
     routes = {("/" + route.path, method) for route in app.router.routes for method in route.methods}
-    assert {("/inbox", "GET"), ("/facts", "POST"), ("/inbox/review", "POST")} <= routes
+    assert {("/inbox", "GET"), ("/facts", "POST"), ("/inbox/review", "POST"), ("/conversations", "GET"),
+            ("/conversations/view", "GET"), ("/conversations/delete", "POST")} <= routes
     facts = (workdir / "facts.yml").read_text()
     for path, method in sorted(routes):
         if path in PUBLIC:
@@ -287,6 +325,41 @@ def test_sign_in_throttled_per_account(assistant: Assistant) -> None:
     assert "Too many failed sign-ins" in r.text
     audit = [json.loads(line) for line in (Path(assistant.env["STAFF_AUDIT_LOG"])).read_text().splitlines()]
     assert [e["what"] for e in audit if e["who"] == "piotr"] == ["sign-in refused"] * 5 + ["sign-in throttled"]
+
+
+def test_conversation_found_shown_as_text_and_deleted_on_request(assistant: Assistant, workdir: Path) -> None:
+    """Search by text and channel, each turn with intent, confidence, actions and reply, markup inert,
+    the sender id nowhere; deleted (a person's request) only when confirmed, recorded in the audit log."""
+    sender = "gdpr-person-4711"
+    assistant.say("someone-else", "hello")
+    assistant.say(sender, "<img src=x onerror=alert(2)> who signed the agreement? zebra")
+    assistant.say(sender, "what is your phone number?")
+    session = signed_in(assistant.console)
+    listing = session.get(f"{assistant.console}/conversations", params={"q": "ZEBRA", "channel": "rest"}).text
+    assert listing.count("/conversations/view?") == 1 and sender not in listing
+    assert "<img" not in listing and "&lt;img src=x onerror=alert(2)&gt;" in listing
+    assert "/conversations/view?" not in session.get(f"{assistant.console}/conversations", params={"q": "zebra", "channel": "telegram"}).text
+    link = listing.split('href="/conversations/view?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    pseudonym = link.split("c=", 1)[1].split("&", 1)[0]
+    view = session.get(f"{assistant.console}/conversations/view?{link}")
+    assert view.status_code == 200 and sender not in view.text and "<img" not in view.text
+    assert "&lt;img src=x onerror=alert(2)&gt; who signed the agreement? zebra" in view.text
+    facts = Facts.load(workdir / "facts.yml")
+    assert view.text.count("ask_contact (") == 1 and "action_" in view.text and facts.contact.phone in view.text
+
+    tracker = sqlite3.connect(workdir / "tracker.db")
+    stored = lambda: tracker.execute("SELECT count(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()[0]  # noqa: E731
+    before = stored()
+    refused = session.post(f"{assistant.console}/conversations/delete", data={"csrf": csrf_of(view.text), "c": pseudonym})
+    assert "tick the box" in refused.text and stored() == before > 0
+    done = session.post(f"{assistant.console}/conversations/delete", data={"csrf": csrf_of(view.text), "c": pseudonym, "confirm": "yes"})
+    assert f"Conversation {pseudonym} deleted: {before} messages and events" in done.text
+    assert stored() == 0
+    assert tracker.execute("SELECT count(*) FROM events WHERE sender_id != ?", (sender,)).fetchone()[0] > 0  # only that one
+    assert "/conversations/view?" not in session.get(f"{assistant.console}/conversations", params={"q": "zebra"}).text
+    entry = json.loads((workdir / "audit.log").read_text().splitlines()[-1])
+    assert (entry["who"], entry["what"], entry["conversation"], entry["events"]) == (STAFF, "conversation deleted", pseudonym, before)
+    assert sender not in (workdir / "audit.log").read_text()
 
 
 def test_staff_member_labels_a_question_and_changes_the_phone(assistant: Assistant, workdir: Path) -> None:
