@@ -9,6 +9,7 @@ import asyncio
 import datetime
 import functools
 import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.answers import PLACEHOLDERS
 from actions.facts import FactsError, parse as parse_facts
 from channels.limits import client_address
 from console import conversations as talks, inbox
@@ -26,6 +28,8 @@ from console.auth import Throttle, check_password, keyed, new_token, same
 from console.pipeline import Pipeline
 from console.settings import Settings
 from console.store import Audit, Store
+from staff.answers_edit import WordingRefused, save_wording, wordings
+from staff.check import CODE_VARIABLES
 from staff.examples import ExampleRefused, add_example, intent_blocks
 from rasa_addons.logs import pseudonymizer
 from staff.facts_edit import _yaml, editable_fields, save, value_of
@@ -79,6 +83,11 @@ def start_of(day: str) -> float:
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _texts_digest(texts: List[str]) -> str:
+    """Which version of a response's wording a form was made from."""
+    return hashlib.sha256(json.dumps(texts).encode()).hexdigest()
 
 
 class Console:
@@ -317,6 +326,35 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
         else:
             c.flash(request, "error", f"A run started by {c.pipeline.run.by} is still going: its progress is below.")
         return response.redirect("/model", status=303)
+
+    # --- the answers (responses in domain.yml) -------------------------------------------------
+    def answers_page(request: Request, status: int = 200, error: str = "", name: str = "",
+                     texts: Optional[List[str]] = None) -> HTTPResponse:
+        responses = [(n, texts if n == name and texts is not None else current, _texts_digest(current))
+                     for n, current in wordings(s.domain)]
+        return c.render(request, "answers.html", status, responses=responses, error=error, error_name=name,
+                        placeholders=sorted(PLACEHOLDERS), code_variables=CODE_VARIABLES)
+
+    @app.get("/answers")
+    async def answers_form(request: Request) -> HTTPResponse:
+        return answers_page(request)
+
+    @app.post("/answers")
+    async def answers_save(request: Request) -> HTTPResponse:
+        name, texts = request.form.get("name") or "", request.form.getlist("text") or []
+        current = dict(wordings(s.domain)).get(name)
+        if current is None or request.form.get("base") != _texts_digest(current):
+            return answers_page(request, 409, "This answer was changed by someone else meanwhile: the form now shows "
+                                              "their wording. Make your change again.", name)
+        try:
+            changed = await c.run(save_wording, s.domain, name, texts, PROJECT, s.facts)
+        except WordingRefused as e:
+            return answers_page(request, 422, f"Not saved: {e}", name, texts)
+        for old, new in changed:
+            c.audit.record(request.ctx.user, "answer changed", response=name, old=old, new=new)
+        c.flash(request, "ok", f"Saved: {name}. The assistant uses the new wording after the next training "
+                               "(Check, train, test, switch)." if changed else "Nothing changed.")
+        return response.redirect("/answers", status=303)
 
     # --- conversations ------------------------------------------------------------------------
     def period(request: Request) -> Tuple[str, str]:

@@ -53,6 +53,10 @@ RESPONSE_FACTS = tuple(PLACEHOLDERS[name] for name in (
     "home_institutions", "funders", "operational_programme", "programme", "per_year",
 ))
 PLACEHOLDER_OF = {path: name for name, path in PLACEHOLDERS.items()}
+# Template variables the actions pass besides the facts (actions/answers.py: the institution or
+# region asked about; channels/guard.py: the longest message taken).
+CODE_VARIABLES = ("institution", "region", "max_chars")
+RESPONSE_PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")
 # Facts that must never be copied into a training example (names are fine there: users type them).
 EXAMPLE_FACTS = (
     "contact.phone", "contact.fax", "contact.email", "contact.address.street", "contact.address.postcode",
@@ -395,6 +399,24 @@ def check_entities(p: Project) -> Iterator[Problem]:
                                   f"Add its names (e.g. '- {value.lower()}') to the lookup '{entity}' in {ENTITIES} (longer names first).")
 
 
+def _response_texts(p: Project) -> Iterator[Tuple[str, CommentedMap]]:
+    """(response name, variant) for each variant of a response that has a text."""
+    for name, variants in p.responses().items():
+        for variant in variants or []:
+            if isinstance(variant, CommentedMap) and isinstance(variant.get("text"), str):
+                yield name, variant
+
+
+def check_placeholders(p: Project) -> Iterator[Problem]:
+    """Every {placeholder} in a response is one the assistant fills in: another would be sent as typed."""
+    known = {*PLACEHOLDERS, *CODE_VARIABLES}
+    for name, variant in _response_texts(p):
+        for unknown in dict.fromkeys(m.group(1) for m in RESPONSE_PLACEHOLDER.finditer(variant["text"]) if m.group(1) not in known):
+            yield Problem(DOMAIN, variant.lc.key("text")[0] + 1,
+                          f"the response '{name}' uses {{{unknown}}}, which is not a placeholder the assistant fills in.",
+                          f"{_suggest(unknown, sorted(known))}Use one of: {', '.join('{' + k + '}' for k in sorted(PLACEHOLDERS))}.")
+
+
 def check_facts_copied(p: Project) -> Iterator[Problem]:
     """No fact from data/facts.yml written inside a response or a training example."""
     if p.facts is None:
@@ -407,21 +429,21 @@ def check_facts_copied(p: Project) -> Iterator[Problem]:
                 if value != university and _fact_pattern(path, value).search(text):
                     yield path, value, keys
 
-    for name, variants in p.responses().items():
-        for variant in variants or []:
-            if isinstance(variant, CommentedMap) and isinstance(variant.get("text"), str):
-                for path, value, keys in found(RESPONSE_FACTS, variant["text"]):
-                    yield Problem(DOMAIN, variant.lc.key("text")[0] + 1,
-                                  f"the response '{name}' contains '{value}', a fact from {FACTS} (line {p.fact_line(keys)}).",
-                                  f"Write {{{PLACEHOLDER_OF[path]}}} instead: the assistant fills it in from {FACTS}, so the answer stays right when the fact changes. "
-                                  "This works in responses sent by the assistant's actions; for one sent directly by a rule, ask a developer.")
+    for name, variant in _response_texts(p):
+        for path, value, keys in found(RESPONSE_FACTS, variant["text"]):
+            yield Problem(DOMAIN, variant.lc.key("text")[0] + 1,
+                          f"the response '{name}' contains '{value}', a fact from {FACTS} (line {p.fact_line(keys)}).",
+                          f"Write {{{PLACEHOLDER_OF[path]}}} instead: the assistant fills it in from {FACTS}, so the answer stays right when the fact changes. "
+                          "This works in responses sent by the assistant's actions; for one sent directly by a rule, ask a developer.")
     for ex in p.examples():
         for path, value, keys in found(EXAMPLE_FACTS, replace_entities(ex.text)):
             yield Problem(ex.file, ex.line, f"the example '{ex.text}' contains '{value}', a fact from {FACTS} (line {p.fact_line(keys)}).",
                           "Write the question without it (a fact lives only in the facts file; a copy here goes out of date when it changes).")
 
 
-CHECKS = (check_intents, check_steps, check_duplicates, check_entities, check_facts_copied)
+CHECKS = (check_intents, check_steps, check_duplicates, check_entities, check_placeholders, check_facts_copied)
+# The checks of a response's wording (the console's answers editor runs these on one changed response).
+RESPONSE_CHECKS = (check_placeholders, check_facts_copied)
 
 
 def check(root: Path) -> List[Problem]:
@@ -446,7 +468,7 @@ def summary(root: Path) -> List[str]:
         f"Intents: {len(counts)} with {sum(counts.values())} examples (and {FALLBACK_INTENT}, with none), each used in a rule or story "
         f"(fewest: '{fewest}' with {counts[fewest]}; at least {MIN_EXAMPLES} needed).",
         f"Entities: {values} partner and region names in {FACTS} all have their synonyms and lookups; lookups are longest first.",
-        "No duplicated example, no unknown intent or response, no fact copied into a response or an example.",
+        "No duplicated example, no unknown intent, response or placeholder, no fact copied into a response or an example.",
     ]
 
 

@@ -11,6 +11,7 @@ asked, changes the phone number and the assistant answers with it.
 import datetime
 import json
 import logging
+import re
 import shutil
 import sqlite3
 import time
@@ -29,6 +30,8 @@ from console.pipeline import Pipeline
 from console.settings import Settings, session_secret
 from console.users import add_user
 from scripts.assistant import Assistant, free_port
+from staff.answers_edit import WordingRefused, save_wording, wordings
+from staff.check import check
 from staff.examples import ExampleRefused, add_example
 from staff.facts_edit import save
 from tests.conftest import FACTS_FILE, ROOT, Facts, phone_reply, record_change
@@ -236,6 +239,45 @@ def test_conversations_from_events_pseudonymous_with_each_turn() -> None:
     assert search(found, text="phone", first_day="2026-11-03", channel="webchat") == []  # its phone turn is earlier
 
 
+def test_wording_saved_keeping_the_rest_of_domain_yml(tmp_path: Path) -> None:
+    domain = tmp_path / "domain.yml"
+    shutil.copy(ROOT / "domain.yml", domain)
+    before = domain.read_text().splitlines(keepends=True)
+    new = "Glad to help!\nAnything else about {office}? Write to {email}."
+    assert save_wording(domain, "utter_thank", [new], ROOT, FACTS_FILE) == [
+        ("You're welcome! Is there anything else you'd like to know?", new)]
+    after = domain.read_text().splitlines(keepends=True)
+    changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
+    assert len(after) == len(before) and len(changed) == 1  # comments, anchors, quotes, the other answers: as they were
+    assert after[changed[0]] == '    - text: "Glad to help!\\nAnything else about {office}? Write to {email}."\n'
+    assert dict(wordings(domain))["utter_thank"] == [new]
+    assert save_wording(domain, "utter_thank", [new + "  \r\n"], ROOT, FACTS_FILE) == []  # nothing changed
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Call us on {phnoe}.", "uses {phnoe}, which is not a placeholder the assistant fills in. Did you mean 'phone'?"),
+    ("Call us on +48 85 686 51 76.", "contains '+48 85 686 51 76', a fact from data/facts.yml (line"),
+    ("  ", "cannot be empty"),
+])
+def test_wrong_wording_refused_with_the_problem_and_nothing_written(tmp_path: Path, text: str, message: str) -> None:
+    domain = tmp_path / "domain.yml"
+    shutil.copy(ROOT / "domain.yml", domain)
+    with pytest.raises(WordingRefused, match=re.escape(message)):
+        save_wording(domain, "utter_thank", [text], ROOT, FACTS_FILE)
+    assert domain.read_text() == (ROOT / "domain.yml").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["domain.yml"]
+
+
+def test_make_check_reports_an_unknown_placeholder(tmp_path: Path) -> None:
+    """The editor's placeholder check is `make check`'s: a wording written by hand is held to it too."""
+    for name in ("domain.yml", "data"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    domain = tmp_path / "domain.yml"
+    domain.write_text(domain.read_text().replace("The {office}'s fax number is {fax}.", "The {office}'s fax number is {fax_number}."))
+    assert [p.what for p in check(tmp_path) if "placeholder" in p.what] == [
+        "the response 'utter_contact_fax' uses {fax_number}, which is not a placeholder the assistant fills in."]
+
+
 # --- the running console -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -288,7 +330,7 @@ def test_every_console_url_refuses_without_a_session(assistant: Assistant, workd
                              "sqlite://", "action_default_fallback"), name="console_routes")
     routes = {("/" + route.path, method) for route in app.router.routes for method in route.methods}
     assert {("/inbox", "GET"), ("/facts", "POST"), ("/inbox/review", "POST"), ("/conversations", "GET"),
-            ("/conversations/view", "GET"), ("/conversations/delete", "POST")} <= routes
+            ("/conversations/view", "GET"), ("/conversations/delete", "POST"), ("/answers", "GET"), ("/answers", "POST")} <= routes
     facts = (workdir / "facts.yml").read_text()
     for path, method in sorted(routes):
         if path in PUBLIC:
@@ -360,6 +402,27 @@ def test_conversation_found_shown_as_text_and_deleted_on_request(assistant: Assi
     entry = json.loads((workdir / "audit.log").read_text().splitlines()[-1])
     assert (entry["who"], entry["what"], entry["conversation"], entry["events"]) == (STAFF, "conversation deleted", pseudonym, before)
     assert sender not in (workdir / "audit.log").read_text()
+
+
+def test_answer_wording_changed_in_the_console(assistant: Assistant, workdir: Path) -> None:
+    session = signed_in(assistant.console)
+    page = session.get(f"{assistant.console}/answers").text
+    assert 'only after the next training' in page and '<a href="/model">Check, train, test, switch</a>' in page
+    form = page.split('id="utter_contact_fax"', 1)[1].split("</form>", 1)[0]
+    base = form.split('name="base" value="', 1)[1].split('"', 1)[0]
+    fields = {"csrf": csrf_of(page), "name": "utter_contact_fax", "base": base}
+    domain = (workdir / "domain.yml").read_text()
+    refused = session.post(f"{assistant.console}/answers", data={**fields, "text": "Fax: <b>{fax}</b> or +48 85 748 54 16"})
+    assert refused.status_code == 422 and "Not saved: the response &#39;utter_contact_fax&#39; contains &#39;+48 85 748 54 16&#39;" in refused.text
+    assert "Fax: &lt;b&gt;{fax}&lt;/b&gt; or +48 85 748 54 16</textarea>" in refused.text  # what was typed, kept, inert
+    assert (workdir / "domain.yml").read_text() == domain
+    saved = session.post(f"{assistant.console}/answers", data={**fields, "text": "Our fax: {fax}."})
+    assert "Saved: utter_contact_fax. The assistant uses the new wording after the next training" in saved.text
+    assert (workdir / "domain.yml").read_text() == domain.replace("The {office}'s fax number is {fax}.", "Our fax: {fax}.")
+    stale = session.post(f"{assistant.console}/answers", data={**fields, "text": "Fax: {fax}"})
+    assert stale.status_code == 409 and "changed by someone else meanwhile" in stale.text
+    entry = json.loads((workdir / "audit.log").read_text().splitlines()[-1])
+    assert (entry["who"], entry["what"], entry["response"], entry["new"]) == (STAFF, "answer changed", "utter_contact_fax", "Our fax: {fax}.")
 
 
 def test_staff_member_labels_a_question_and_changes_the_phone(assistant: Assistant, workdir: Path) -> None:
