@@ -101,7 +101,9 @@ class ActionExplainScope(Action):
     """Out of scope or not understood: say what I can help with and where to write or call.
 
     A message the model is unsure of that names a contact detail or an institution is answered
-    about it ("thanks! one more thing, the postcode?"): the name tells the topic."""
+    about it ("thanks! one more thing, the postcode?"): the name tells the topic. So is one, unsure
+    or out of scope, that names a year of one topic's facts or refers back to the conversation's
+    topic with what that topic has (answers.unsure_topic)."""
 
     def name(self) -> Text:
         return "action_explain_scope"
@@ -113,6 +115,10 @@ class ActionExplainScope(Action):
         fallback = tracker.latest_message.get("intent", {}).get("name") == "nlu_fallback"
         named = "contact" if _values(tracker, "contact_channel") else "partnerships" if _values(tracker, "institution") else None
         if fallback and named:
+            return _answer(dispatcher, tracker, named)
+        message = tracker.latest_message
+        named = answers.unsure_topic(facts, message.get("text") or "", message.get("entities") or [], tracker.get_slot("topic"))
+        if named:
             return _answer(dispatcher, tracker, named)
         response = "utter_not_understood" if fallback else "utter_out_of_scope"
         dispatcher.utter_message(response=response, **answers.variables(facts))

@@ -275,6 +275,28 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
     return [(topic, everything)]
 
 
+# Words that refer back to what was said before ("when was it founded?", "who funds them?").
+REFERRING = frozenset({"it", "its", "they", "them", "their", "there", "that", "this", "these", "those",
+                       "he", "she", "his", "her"})
+
+
+def refers_back(text: str) -> bool:
+    return bool(REFERRING & set(re.findall(r"[a-z]+", text.lower())))
+
+
+def unsure_topic(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], current: Optional[str]) -> Optional[str]:
+    """The topic a message the model was unsure of (or took as out of scope) still names, if any: a
+    year only one topic's facts hold ("the agreement signed in 2003"); or, when it refers back
+    ("what did it create?"), the conversation's topic if that topic has what it asks."""
+    years = years_named(facts, text)
+    if years:
+        return years[0]["value"]
+    aspects = [e["value"] for e in entities if e.get("entity") == "aspect"]
+    if current in TOPIC_ASPECTS and aspects and refers_back(text) and all(a in TOPIC_ASPECTS[current] for a in aspects):
+        return current
+    return None
+
+
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # where each topic's facts are; the year the page was updated belongs to the page
 TOPIC_FACTS = {"contact": "contact", "partnerships": "partnerships", "euroregional_center": "euroregional_center",

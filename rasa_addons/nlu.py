@@ -24,6 +24,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from actions.answers import refers_back
+
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class TunedLogisticRegressionClassifier(LogisticRegressionClassifier):
@@ -189,8 +191,6 @@ class OffTopicGate(GraphComponent):
     """
 
     WORD = re.compile(r"[a-z]+")
-    REFERRING = frozenset({"it", "its", "they", "them", "their", "there", "that", "this", "these", "those",
-                           "he", "she", "his", "her"})
     MIN_UNKNOWN = 2
 
     @staticmethod
@@ -238,7 +238,7 @@ class OffTopicGate(GraphComponent):
 
     def off_topic(self, text: str) -> bool:
         """True for a message about another domain (see the class docstring)."""
-        if self.REFERRING & set(self.WORD.findall(text.lower())):
+        if refers_back(text):
             return False
         words = self.content_words(text)
         return len(words) >= self.MIN_UNKNOWN and not any(self._known(w) for w in words)

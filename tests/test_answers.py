@@ -12,16 +12,16 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions, answers
-from tests.conftest import ROOT, Facts, address, email_reply, listing, phone_reply
+from tests.conftest import ROOT, Facts, address, center_founded_reply, email_reply, listing, phone_reply
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 NLG = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
 
 
-def tracker(intent: str, entities: Dict[str, List[str]], topic: Optional[str] = None) -> Tracker:
+def tracker(intent: str, entities: Dict[str, List[str]], topic: Optional[str] = None, text: str = "...") -> Tracker:
     """The tracker an action sees after a message understood as `intent` with these entities."""
     found = [{"entity": name, "value": v} for name, values in entities.items() for v in values]
-    message = {"text": "...", "intent": {"name": intent, "confidence": 1.0}, "entities": found}
+    message = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": found}
     return Tracker("test", {"topic": topic}, message, [], False, None, {}, "action_listen")
 
 
@@ -109,6 +109,22 @@ async def test_followup_that_cannot_be_placed_is_not_answered_with_a_topic(facts
     texts, events = await run(actions.ActionAnswerFollowup(), tracker("ask_followup", {}))
     assert len(texts) == 1 and "I don't know how to answer" in texts[0] and facts.contact.email in texts[0]
     assert events == []
+
+
+async def test_unsure_or_out_of_scope_but_naming_a_year_or_referring_back_is_answered(facts: Facts) -> None:
+    c = facts.euroregional_center
+    founded = center_founded_reply(facts)
+    texts, events = await run(actions.ActionExplainScope(), tracker("out_of_scope", {}, text=f"and the deal made in {c.founded}?"))
+    # no aspect named: the center's overview, which starts with its founding
+    overview = f"The {c.name} was formed in {c.founded} as a result of an agreement between {listing(c.founding_partners)}."
+    assert len(texts) == 1 and texts[0].startswith(overview) and events == [SlotSet("topic", "euroregional_center")]
+    texts, _ = await run(actions.ActionExplainScope(), tracker("nlu_fallback", {"aspect": ["founding"]}, topic="euroregional_center",
+                                                                 text="who set that up?"))
+    assert texts == [founded]
+    # not referring back, or an aspect the topic lacks: the honest reply
+    for entities, text in (({"aspect": ["founding"]}, "who set up the moon base?"), ({"aspect": ["funding"]}, "who pays for it?")):
+        [text], events = await run(actions.ActionExplainScope(), tracker("nlu_fallback", entities, topic="euroregional_center", text=text))
+        assert text.startswith("Sorry, I didn't understand that") and events == []
 
 
 @pytest.mark.parametrize("intent, response", [("out_of_scope", "Sorry, I don't know that"), ("nlu_fallback", "Sorry, I didn't understand that")])
