@@ -1,7 +1,9 @@
 """The custom actions: read what the user asked, get the answer from the facts, send it.
 
 Each topic action remembers its topic in the `topic` slot, so a follow-up such as "where is it?"
-is answered about the topic of the previous answer.
+is answered about the topic of the previous answer. The actions send the name of a response and
+its values in the language of the `language` slot; the Rasa server renders that response's
+variation for the slot (domain.yml: the Polish one is conditioned on `language: pl`).
 """
 import logging
 from abc import ABC, abstractmethod
@@ -19,6 +21,11 @@ logger = logging.getLogger(__name__)
 
 def _values(tracker: Tracker, entity: str) -> List[str]:
     return [e["value"] for e in tracker.latest_message.get("entities") or [] if e.get("entity") == entity and isinstance(e.get("value"), str)]
+
+
+def _language(tracker: Tracker) -> str:
+    """The language to answer in: the `language` slot, English when unset."""
+    return tracker.get_slot("language") or "en"
 
 
 def _send(dispatcher: CollectingDispatcher, answer: answers.Answer) -> None:
@@ -42,10 +49,10 @@ def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optional[
         return []
     message = tracker.latest_message
     if topic not in answers.ANSWERS:
-        dispatcher.utter_message(response="utter_not_understood", **answers.variables(facts))
+        dispatcher.utter_message(response="utter_not_understood", **answers.variables(facts, _language(tracker)))
         return []
     answer, last = answers.answer(facts, message.get("text") or "", message.get("entities") or [], topic, tracker.get_slot("topic"))
-    _send(dispatcher, answer)
+    _send(dispatcher, answers.in_language(facts, answer, _language(tracker)))
     return [SlotSet("topic", last)]
 
 
@@ -121,5 +128,5 @@ class ActionExplainScope(Action):
         if named:
             return _answer(dispatcher, tracker, named)
         response = "utter_not_understood" if fallback else "utter_out_of_scope"
-        dispatcher.utter_message(response=response, **answers.variables(facts))
+        dispatcher.utter_message(response=response, **answers.variables(facts, _language(tracker)))
         return []

@@ -11,12 +11,16 @@ contact details: never another topic's answer, never a guess.
 import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from actions.facts import said_in, translated
+
 Answer = List[Tuple[str, Dict[str, str]]]
 # What a message asks: entity -> its values, in the order they were said.
 Asked = Dict[str, List[str]]
 
 # The placeholders the responses in domain.yml may use, and the fact each one is filled from.
-# The one map from facts to wording: `make check` (staff/check.py) reads it too.
+# The one map from facts to wording: `make check` (staff/check.py) reads it too. A Polish response
+# gets the same placeholders, filled from the facts' Polish forms where they have one
+# (actions.facts.TRANSLATED: `contact.office_pl` for {office}).
 PLACEHOLDERS: Dict[str, str] = {
     "university": "university.name",
     "office": "contact.office",
@@ -74,10 +78,14 @@ TOPIC_ASPECTS: Dict[str, Dict[str, str]] = {
 }
 
 
-def join(items: Iterable[str]) -> str:
-    """'a', 'a and b', 'a, b and c' — how the page itself lists things."""
+# "and" in each language the answers are given in
+AND = {"en": "and", "pl": "i"}
+
+
+def join(items: Iterable[str], language: str = "en") -> str:
+    """'a', 'a and b', 'a, b and c' — how the page itself lists things ('a, b i c' in Polish)."""
     items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {AND[language]} " + items[-1]
 
 
 def _fact(facts: Dict[str, Any], path: str) -> Any:
@@ -87,10 +95,26 @@ def _fact(facts: Dict[str, Any], path: str) -> Any:
     return node
 
 
-def variables(facts: Dict[str, Any]) -> Dict[str, str]:
-    """Every placeholder's value: lists read as the page lists them."""
-    values = {name: _fact(facts, path) for name, path in PLACEHOLDERS.items()}
-    return {name: join(v) if isinstance(v, list) else str(v) for name, v in values.items()}
+def variables(facts: Dict[str, Any], language: str = "en") -> Dict[str, str]:
+    """Every placeholder's value in `language` ("en" or "pl"): lists read as the page lists them."""
+    values = {name: said_in(path, _fact(facts, translated(path, language)), language) for name, path in PLACEHOLDERS.items()}
+    return {name: join(v, language) if isinstance(v, list) else str(v) for name, v in values.items()}
+
+
+def in_language(facts: Dict[str, Any], answer: Answer, language: Optional[str]) -> Answer:
+    """The answer with its placeholders filled in `language` (the `language` slot); English when it
+    is unset or unknown. A region asked about that the facts list gets its Polish form too."""
+    if language != "pl":
+        return answer
+    values = variables(facts, "pl")
+    regions = facts["partnerships"]["regions"]
+    result: Answer = []
+    for response, given in answer:
+        extra = {k: v for k, v in given.items() if k not in PLACEHOLDERS}
+        if extra.get("region") in regions:
+            extra["region"] = facts["partnerships"][translated("partnerships.regions", "pl")][regions.index(extra["region"])]
+        result.append((response, {**values, **extra}))
+    return result
 
 
 def dont_know(facts: Dict[str, Any], topic: str) -> Answer:
@@ -195,6 +219,9 @@ ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer
     "last_update": lambda f, get: last_update(f, get("detail")),
 }
 
+# Entities that say nothing about what is asked.
+NOT_ASKED = ("language",)
+
 # Where one question ends and another may begin: "where is the center and who pays the professors?"
 CLAUSE_END = re.compile(r"[?;,.!+&]|\b(?:and|also|plus|as well as)\b")
 
@@ -244,7 +271,8 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
     ends = [m.start() for m in CLAUSE_END.finditer(text)]
     clauses: List[Asked] = [{} for _ in range(len(ends) + 1)]
     for e in entities:
-        if isinstance(e.get("value"), str):
+        # the message's language (the `language` entity) says how to answer, not what is asked
+        if isinstance(e.get("value"), str) and e.get("entity") not in NOT_ASKED:
             _merge(clauses[sum(end <= e.get("start", 0) for end in ends)], {e["entity"]: [e["value"]]})
     found: List[Tuple[str, Asked]] = []
     at = topic

@@ -9,6 +9,7 @@ restart with a broken file still answers.
 import datetime
 import logging
 import os
+import re
 import shutil
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,40 @@ FACTS_PATH = Path(os.environ.get("UMB_FACTS_FILE", "data/facts.yml"))
 
 _TEXT = {"type": "string", "minLength": 1}
 _TEXTS = {"type": "array", "items": _TEXT, "minItems": 1}
+
+# The languages the assistant answers in; English is the facts' own (the page's) language.
+LANGUAGES = ("en", "pl")
+# Facts whose values are English phrases: each has its Polish form next to it, `<name>_pl`, written
+# as it reads in the Polish answers. Numbers, the e-mail, the address and the names of people and
+# institutions are the same in both languages and are never written twice.
+TRANSLATED = (
+    "contact.office", "contact.office_full_name",
+    "partnerships.aim", "partnerships.agreements", "partnerships.regions",
+    "euroregional_center.location", "euroregional_center.role", "euroregional_center.events",
+    "visiting_professors.audience", "visiting_professors.description", "visiting_professors.programme",
+    "visiting_professors.funders", "visiting_professors.operational_programme",
+)
+POLISH = "_pl"
+# Facts that are a number said with a word or two ("over 10"): the number is written once, the words
+# are said in Polish by the assistant itself (no `_pl`), so only these words are allowed.
+QUANTITY_WORDS = {"over": "ponad", "more than": "ponad", "about": "około", "around": "około", "nearly": "prawie",
+                  "almost": "prawie", "at least": "co najmniej", "up to": "do"}
+QUANTITIES = ("visiting_professors.per_year",)
+_QUANTITY = rf"^(?:({'|'.join(QUANTITY_WORDS)}) )?([0-9]+)$"
+
+
+def translated(path: str, language: str) -> str:
+    """Where the fact `path` (contact.office) is written in `language`: contact.office_pl in Polish."""
+    return path + POLISH if language == "pl" and path in TRANSLATED else path
+
+
+def said_in(path: str, value: Any, language: str) -> Any:
+    """A fact's value (read from `translated(path, language)`) as said in `language`: a quantity's
+    words in Polish ("over 10" -> "ponad 10"), anything else as it is."""
+    if language == "pl" and path in QUANTITIES:
+        words, number = re.match(_QUANTITY, str(value)).groups()  # the schema allows nothing else
+        return f"{QUANTITY_WORDS[words]} {number}" if words else number
+    return value
 
 
 def _section(**props: Any) -> Dict[str, Any]:
@@ -66,11 +101,26 @@ SCHEMA: Dict[str, Any] = {
             programme=_TEXT,
             funders=_TEXTS,
             operational_programme=_TEXT,
-            per_year=_TEXT,
+            per_year={**_TEXT, "pattern": _QUANTITY},
             home_institutions=_TEXTS,
         ),
     )
 }
+
+
+def _add_translations(schema: Dict[str, Any]) -> None:
+    """Each translated fact's `<name>_pl`, required and of the same form, right after its English one."""
+    for path in TRANSLATED:
+        *sections, name = path.split(".")
+        node = schema
+        for key in sections:
+            node = node["properties"][key]
+        node["properties"] = {k: v for key, value in node["properties"].items()
+                              for k, v in ((key, value), *(((key + POLISH, value),) if key == name else ()))}
+        node["required"] = list(node["properties"])
+
+
+_add_translations(SCHEMA)
 
 
 class FactsError(Exception):
@@ -79,8 +129,10 @@ class FactsError(Exception):
 
     `kind` is what went wrong: "unreadable", "yaml", "missing" (a required fact), "unexpected" (a
     name the schema does not know), "malformed" (a value not in its form), "empty" (no value, or
-    not a text or list), "not_a_fact" (a changed_by_staff entry naming no fact) or "invalid". `key`
-    is the fact's name for "missing" and "unexpected".
+    not a text or list), "not_a_fact" (a changed_by_staff entry naming no fact), "translation" (a
+    Polish form that does not match its English fact: another number of items, other numbers) or
+    "invalid". `key` is the fact's name for "missing" and "unexpected" (`location_pl` for a
+    missing Polish form, whose line is then its English fact's).
     """
 
     def __init__(self, path: Path, problem: str, line: Optional[int] = None, field: Optional[str] = None,
@@ -135,6 +187,10 @@ def _schema_error(path: Path, doc: Any, error: jsonschema.ValidationError) -> Fa
     key = None
     if kind == "missing":
         key = next(k for k in error.validator_value if k not in error.instance)
+        if key.endswith(POLISH) and key[:-len(POLISH)] in error.instance:
+            english = key[:-len(POLISH)]  # a missing Polish form: named, at its English fact's line
+            return FactsError(path, f"'{key}' is a required property (the Polish form of '{english}')",
+                              _line_of(doc, [*keys, english]) or 1, ".".join(str(p) for p in [*keys, key]), kind, key)
     elif kind == "unexpected":
         key = next(str(k) for k in error.instance if k not in error.schema.get("properties", {}))
     field = ".".join(str(p) for p in keys) or "(top level)"
@@ -160,6 +216,30 @@ def _check_changes(path: Path, doc: Any, facts: Dict[str, Any]) -> None:
                              f"source.changed_by_staff.{i}.field", "not_a_fact")
 
 
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _check_translations(path: Path, doc: Any, facts: Dict[str, Any]) -> None:
+    """Each Polish form says what its English fact says: as many items, the same numbers."""
+    for english in TRANSLATED:
+        *sections, name = english.split(".")
+        section: Any = facts
+        for key in sections:
+            section = section[key]
+        en, pl = section[name], section[name + POLISH]
+        keys: List[Any] = [*sections, name + POLISH]
+        field = ".".join(keys)
+        if isinstance(en, list) and len(en) != len(pl):
+            raise FactsError(path, f"has {len(pl)} item{'s' * (len(pl) != 1)}, but '{name}' has {len(en)}: "
+                             "each item needs its Polish form, in the same order", _line_of(doc, keys) or 1, field, "translation")
+        for i, (one, other) in enumerate(zip(en, pl) if isinstance(en, list) else [(en, pl)]):
+            if NUMBER.findall(str(one)) != NUMBER.findall(str(other)):
+                at = [*keys, i] if isinstance(en, list) else keys
+                raise FactsError(path, f"the Polish form '{other}' does not have the numbers of '{one}' "
+                                 f"({', '.join(NUMBER.findall(str(one))) or 'none'})", _line_of(doc, at) or 1,
+                                 field, "translation")
+
+
 def parse(path: Path) -> Dict[str, Any]:
     """Read and validate one facts file, or raise FactsError naming file, line and field."""
     try:
@@ -174,6 +254,7 @@ def parse(path: Path) -> Dict[str, Any]:
         raise _schema_error(path, doc, error)
     facts = _plain(doc)
     _check_changes(path, doc, facts)
+    _check_translations(path, doc, facts)
     facts["euroregional_center"]["founded"] = str(facts["euroregional_center"]["founded"])
     return facts
 

@@ -4,7 +4,9 @@ The replies given when something fails (action server down or slow, conversation
 message too long) must still say where to write or call. The facts live only in data/facts.yml,
 so this generator reads them with the action server's own FactsStore (same schema, same hot
 reload) and offers the office's contact details ({office}, {email}, {phone}, ...) to every
-response. Values passed by a custom action take precedence.
+response, in the language of the conversation's `language` slot (the Polish forms of the facts
+for a Polish conversation, whose responses are the variations conditioned on `language: pl`).
+Values passed by a custom action take precedence.
 """
 import logging
 from pathlib import Path
@@ -29,9 +31,9 @@ class OfficeNLG(TemplatedNaturalLanguageGenerator):
         # its own last-good copy, so the two servers never write the same file
         self.facts = FactsStore(FACTS_PATH, last_good=Path("build") / f"{FACTS_PATH.stem}.last-good.rasa.yml")
 
-    def contact(self) -> Dict[str, str]:
+    def contact(self, language: str = "en") -> Dict[str, str]:
         try:
-            return variables(self.facts.get())
+            return variables(self.facts.get(), language)
         except FactsError as e:
             logger.error("No office contact details for the responses: %s", e)
             return {}
@@ -39,4 +41,6 @@ class OfficeNLG(TemplatedNaturalLanguageGenerator):
     async def generate(
         self, utter_action: Text, tracker: DialogueStateTracker, output_channel: Text, **kwargs: Any
     ) -> Optional[Dict[Text, Any]]:
-        return await super().generate(utter_action, tracker, output_channel, **{**self.contact(), **kwargs})
+        language = tracker.get_slot("language") if "language" in tracker.slots else None
+        return await super().generate(utter_action, tracker, output_channel,
+                                      **{**self.contact("pl" if language == "pl" else "en"), **kwargs})

@@ -61,11 +61,11 @@ def _leaves(node: Any, path: str = "") -> Iterator[Tuple[str, str]]:
 
 def not_on_page(facts: dict, page: str) -> List[str]:
     """The facts that come from the page (not changed by staff) but are not on it word for word."""
-    # the file's own bookkeeping is not a fact
+    # the file's own bookkeeping is not a fact; the Polish forms (`_pl`) are translations of the page
     skipped = ["version", "source.changed_by_staff", *(c["field"] for c in facts["source"].get("changed_by_staff", []))]
     return [
         f"{field}: {value}" for field, value in _leaves(facts)
-        if not any(field == s or field.startswith(s + ".") for s in skipped) and value not in page
+        if not any(field == s or field.startswith(s + ".") for s in skipped) and not field.endswith("_pl") and value not in page
     ]
 
 
