@@ -26,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from actions.answers import PLACEHOLDERS
-from actions.facts import FactsError, _line_of, parse as parse_facts
+from actions.facts import POLISH, QUANTITIES, TRANSLATED, FactsError, _line_of, parse as parse_facts, said_in
 from staff import setup_logging
 
 logger = logging.getLogger("staff.check")
@@ -53,6 +53,9 @@ RESPONSE_FACTS = tuple(PLACEHOLDERS[name] for name in (
     "home_institutions", "funders", "operational_programme", "programme", "per_year",
 ))
 PLACEHOLDER_OF = {path: name for name, path in PLACEHOLDERS.items()}
+# The one condition a response's second wording has: the Polish one (domain.yml).
+POLISH_CONDITION = [{"type": "slot", "name": "language", "value": "pl"}]
+POLISH_CONDITION_YAML = "condition: [{type: slot, name: language, value: pl}]"
 # Template variables the actions pass besides the facts (actions/answers.py: the institution or
 # region asked about; channels/guard.py: the longest message taken).
 CODE_VARIABLES = ("institution", "region", "max_chars")
@@ -145,6 +148,26 @@ def _fact_values(facts: Dict[str, Any], path: str) -> List[Tuple[str, List[Any]]
     if isinstance(node, list):
         return [(str(v), keys + [i]) for i, v in enumerate(node)]
     return [(str(node), keys)]
+
+
+def _fact_forms(facts: Dict[str, Any], path: str) -> List[Tuple[str, List[Any]]]:
+    """(value, path in the file) of a fact in every language: its Polish form (`<name>_pl`, or a
+    quantity's words said in Polish) after the English one."""
+    forms = _fact_values(facts, path)
+    if path in TRANSLATED:
+        forms += _fact_values(facts, path + POLISH)
+    elif path in QUANTITIES:
+        forms += [(str(said_in(path, value, "pl")), keys) for value, keys in _fact_values(facts, path)]
+    return forms
+
+
+def _plain_list(node: Any) -> Any:
+    """ruamel's round-trip lists and maps as plain ones, for comparing."""
+    if isinstance(node, dict):
+        return {str(k): _plain_list(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain_list(v) for v in node]
+    return node
 
 
 def _fact_pattern(path: str, value: str) -> "re.Pattern[str]":
@@ -264,6 +287,14 @@ def _facts_problem(error: FactsError) -> Problem:
         fix = "Restore the file from the last version that worked (ask a developer)."
     elif error.kind == "yaml":
         fix = YAML_HELP
+    elif error.kind == "missing" and error.key and error.key.endswith(POLISH):
+        english = error.key[:-len(POLISH)]
+        what = f"the Polish form of '{english}' is missing ({what})"
+        fix = (f"Add the line `{error.key}: ...` right under `{english}:` (this line), indented like it: the same "
+               "fact in Polish, as it reads in the Polish answers (docs/STAFF.md, \"Polish answers\").")
+    elif error.kind == "translation":
+        fix = ("Make the Polish form say what its English fact says: one Polish item for each English item, in the "
+               "same order, and the same numbers. Change the English fact and its `_pl` line together.")
     elif error.kind == "missing":
         what = f"the fact '{error.key}' is missing ({what})"
         fix = (f"Add the line `{error.key}: ...` back under this section, indented like its neighbours. "
@@ -273,7 +304,9 @@ def _facts_problem(error: FactsError) -> Problem:
                "in this section; a new kind of fact needs a developer.")
     elif error.kind == "malformed":
         fix = ("Write it like the original: a phone or fax number such as +48 85 686 51 76 (digits, spaces, "
-               "+ ( ) -), an e-mail address such as name@umb.edu.pl.")
+               "+ ( ) -), an e-mail address such as name@umb.edu.pl, a number per year such as 12 or over 10 "
+               "(only over, more than, about, around, nearly, almost, at least or up to before the number: the "
+               "assistant says these words in Polish itself).")
     elif error.kind == "empty":
         fix = "Give this fact a value (text after the colon, or at least one `- item` for a list)."
     elif error.kind == "not_a_fact":
@@ -425,7 +458,7 @@ def check_facts_copied(p: Project) -> Iterator[Problem]:
 
     def found(paths: Sequence[str], text: str) -> Iterator[Tuple[str, str, List[Any]]]:
         for path in paths:
-            for value, keys in _fact_values(p.facts, path):
+            for value, keys in _fact_forms(p.facts, path):
                 if value != university and _fact_pattern(path, value).search(text):
                     yield path, value, keys
 
@@ -441,9 +474,55 @@ def check_facts_copied(p: Project) -> Iterator[Problem]:
                           "Write the question without it (a fact lives only in the facts file; a copy here goes out of date when it changes).")
 
 
-CHECKS = (check_intents, check_steps, check_duplicates, check_entities, check_placeholders, check_facts_copied)
+def _placeholders(variant: CommentedMap) -> List[str]:
+    return list(dict.fromkeys(m.group(1) for m in RESPONSE_PLACEHOLDER.finditer(str(variant.get("text", "")))))
+
+
+def _payloads(variant: CommentedMap) -> List[str]:
+    return [str(b.get("payload")) for b in variant.get("buttons") or [] if isinstance(b, dict)]
+
+
+def check_languages(p: Project) -> Iterator[Problem]:
+    """Every response has an English wording and a Polish one (conditioned on the `language` slot)
+    that give the same facts (the same placeholders) and the same buttons."""
+    responses = p.domain.get("responses") or CommentedMap()
+    for name, variants in responses.items():
+        line = responses.lc.key(name)[0] + 1
+        variants = [v for v in variants or [] if isinstance(v, CommentedMap)]
+        english = [v for v in variants if v.get("condition") is None]
+        polish = [v for v in variants if v.get("condition") is not None and _plain_list(v["condition"]) == POLISH_CONDITION]
+        for v in variants:
+            if v.get("condition") is not None and v not in polish:
+                yield Problem(DOMAIN, v.lc.key("condition")[0] + 1,
+                              f"a wording of the response '{name}' has a condition the assistant does not use.",
+                              f"A Polish wording is marked with exactly `{POLISH_CONDITION_YAML}`; an English one has no condition.")
+        if not english:
+            yield Problem(DOMAIN, line, f"the response '{name}' has no English wording (one without a condition), so English "
+                          "conversations would get no answer.", "Add the English wording first, as `- text: \"...\"`, without a condition.")
+            continue
+        if not polish:
+            yield Problem(DOMAIN, line, f"the response '{name}' has no Polish wording, so Polish conversations get it in English.",
+                          f"Add after its English wording:\n      - {POLISH_CONDITION_YAML}\n        text: \"...\"  (the same answer in Polish, with the same {{placeholders}}).")
+        for v in polish:
+            at = v.lc.key("text")[0] + 1 if "text" in v else v.lc.key("condition")[0] + 1
+            en, pl = _placeholders(english[0]), _placeholders(v)
+            if set(en) != set(pl):
+                missing = [x for x in en if x not in pl]
+                extra = [x for x in pl if x not in en]
+                said = "; ".join(part for part in (
+                    f"lacks {', '.join('{' + x + '}' for x in missing)}" if missing else "",
+                    f"has {', '.join('{' + x + '}' for x in extra)}, which the English one does not" if extra else "") if part)
+                yield Problem(DOMAIN, at, f"the Polish wording of '{name}' does not give the same facts as the English one: it {said}.",
+                              "Both wordings must say the same: use the same {placeholders} in the Polish text (no fact added or left out).")
+            if _payloads(v) != _payloads(english[0]):
+                yield Problem(DOMAIN, at, f"the Polish wording of '{name}' does not have the English one's buttons "
+                              f"({', '.join(_payloads(english[0])) or 'none'}).",
+                              "Give it the same buttons, in the same order, with Polish titles (the payloads stay as they are).")
+
+
+CHECKS = (check_intents, check_steps, check_duplicates, check_entities, check_placeholders, check_facts_copied, check_languages)
 # The checks of a response's wording (the console's answers editor runs these on one changed response).
-RESPONSE_CHECKS = (check_placeholders, check_facts_copied)
+RESPONSE_CHECKS = (check_placeholders, check_facts_copied, check_languages)
 
 
 def check(root: Path) -> List[Problem]:
@@ -469,6 +548,7 @@ def summary(root: Path) -> List[str]:
         f"(fewest: '{fewest}' with {counts[fewest]}; at least {MIN_EXAMPLES} needed).",
         f"Entities: {values} partner and region names in {FACTS} all have their synonyms and lookups; lookups are longest first.",
         "No duplicated example, no unknown intent, response or placeholder, no fact copied into a response or an example.",
+        "Every response has an English and a Polish wording with the same placeholders and buttons.",
     ]
 
 

@@ -165,3 +165,20 @@ def test_no_good_facts_at_all_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FactsError, match="no last good copy") as e:
         FactsStore(tmp_path / "missing.yml", last_good=tmp_path / "none.yml").get()
     assert (e.value.path, e.value.kind) == (tmp_path / "missing.yml", "unreadable")
+
+
+def test_polish_form_must_say_what_the_english_fact_says(facts_file: Path, facts: Facts) -> None:
+    """A translated list needs one Polish item per English item; a quantity's number is written once."""
+    regions = facts.partnerships.regions_pl
+    edit(facts_file, f"    - {regions[-1]}\n", "")
+    with pytest.raises(FactsError) as e:
+        parse(facts_file)
+    assert (e.value.kind, e.value.field, e.value.line) == ("translation", "partnerships.regions_pl", line_of(facts_file, "  regions_pl:"))
+    assert f"has {len(regions) - 1} items, but 'regions' has {len(regions)}" in str(e.value)
+    edit(facts_file, "  regions_pl:\n", "  regions_pl:\n" + f"    - {regions[-1]}\n")
+    edit(facts_file, f"per_year: {facts.visiting_professors.per_year}", "per_year: over 12")
+    assert parse(facts_file)["visiting_professors"]["per_year"] == "over 12"  # no Polish copy of a number to update
+    edit(facts_file, "per_year: over 12", "per_year: more or less 12")
+    with pytest.raises(FactsError) as e:
+        parse(facts_file)
+    assert (e.value.kind, e.value.field) == ("malformed", "visiting_professors.per_year")

@@ -136,6 +136,34 @@ def test_fact_in_a_response(project: Path, facts: Facts) -> None:
     assert "How to fix: Write {phone} instead" in out
 
 
+def test_polish_wordings_missing_or_not_saying_the_same(project: Path, facts: Facts) -> None:
+    domain = project / "domain.yml"
+    goodbye = line_of(domain, "  utter_goodbye:")
+    edit(domain, '    - condition: [{type: slot, name: language, value: pl}]\n      text: "Do widzenia', '    - text: "Do widzenia')
+    phone = edit(domain, '"{office} – numer telefonu: {phone}."', '"{office} – numer telefonu: {fax}."')
+    count = edit(domain, '"Co roku uczelnia gości {per_year} wybitnych', '"Co roku uczelnia gości ponad 10 wybitnych')
+    code, out = run_check(project)
+    assert code == 1
+    assert f"domain.yml, line {goodbye}: the response 'utter_goodbye' has no Polish wording" in out
+    assert "How to fix: Add after its English wording:\n      - condition: [{type: slot, name: language, value: pl}]" in out
+    assert (f"domain.yml, line {phone}: the Polish wording of 'utter_contact_phone' does not give the same facts as the English "
+            "one: it lacks {phone}; has {fax}, which the English one does not.") in out
+    assert f"domain.yml, line {count}: the Polish wording of 'utter_visiting_professors_count' does not give the same facts" in out
+    # the Polish form of a fact is a fact too: "ponad 10" is {per_year} said in Polish
+    assert f"domain.yml, line {count}: the response 'utter_visiting_professors_count' contains 'ponad 10', a fact from data/facts.yml" in out
+
+
+def test_missing_polish_form_of_a_fact(project: Path, facts: Facts) -> None:
+    facts_file = project / "data/facts.yml"
+    edit(facts_file, f"  location_pl: ", "  # location_pl: ")
+    line = line_of(facts_file, f"  location: {facts.euroregional_center.location}")
+    code, out = run_check(project)
+    assert code == 1
+    assert (f"data/facts.yml, line {line}: the Polish form of 'location' is missing (field 'euroregional_center.location_pl': "
+            "'location_pl' is a required property (the Polish form of 'location'))") in out
+    assert "How to fix: Add the line `location_pl: ...` right under `location:` (this line)" in out
+
+
 def test_fact_in_a_training_example(project: Path, facts: Facts) -> None:
     email = facts.contact.email
     line = edit(project / "data/nlu/contact.yml", "    - contact info\n", f"    - is {email} your mail\n")
