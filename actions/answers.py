@@ -112,7 +112,7 @@ def in_language(facts: Dict[str, Any], answer: Answer, language: Optional[str]) 
     for response, given in answer:
         extra = {k: v for k, v in given.items() if k not in PLACEHOLDERS}
         if extra.get("region") in regions:
-            extra["region"] = facts["partnerships"][translated("partnerships.regions", "pl")][regions.index(extra["region"])]
+            extra["region"] = _fact(facts, translated("partnerships.regions", "pl"))[regions.index(extra["region"])]
         result.append((response, {**values, **extra}))
     return result
 
@@ -223,7 +223,10 @@ ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer
 NOT_ASKED = ("language",)
 
 # Where one question ends and another may begin: "where is the center and who pays the professors?"
-CLAUSE_END = re.compile(r"[?;,.!+&]|\b(?:and|also|plus|as well as)\b")
+# Polish: "oraz", "a także", "także", "też", and "i" before a question word ("gdzie jest centrum i kto
+# je założył?"; an English "i" is the pronoun)
+CLAUSE_END = re.compile(r"[?;,.!+&]|\b(?:and|also|plus|as well as|oraz|a także|także|też|tez|takze)\b"
+                        r"|\bi (?=(?:a |czy |jak )?(?:kto|kiedy|gdzie|jaki|jaka|jakie|jakich|ile|ilu|czy|co|skąd|skad|dla kogo|który|która|które)\b)")
 
 
 # Words that name a topic only loosely ("partners", "office", "the page"): another topic named beside
@@ -305,11 +308,15 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
 
 # Words that refer back to what was said before ("when was it founded?", "who funds them?").
 REFERRING = frozenset({"it", "its", "they", "them", "their", "there", "that", "this", "these", "those",
-                       "he", "she", "his", "her"})
+                       "he", "she", "his", "her",
+                       # Polish: it, its, they, them, their, there, that (not "to", "ten", "one": too
+                       # common, or English words)
+                       "ono", "je", "jego", "jej", "oni", "ich", "nich", "nim", "nimi", "niego", "niej", "tam",
+                       "tego", "tej", "tym", "tych", "tamten", "tamto"})
 
 
 def refers_back(text: str) -> bool:
-    return bool(REFERRING & set(re.findall(r"[a-z]+", text.lower())))
+    return bool(REFERRING & set(re.findall(r"[^\W\d_]+", text.lower())))
 
 
 def unsure_topic(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], current: Optional[str]) -> Optional[str]:

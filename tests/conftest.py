@@ -62,6 +62,12 @@ def listing(items: Iterable[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def listing_pl(items: Iterable[str]) -> str:
+    """'a', 'a i b', 'a, b i c': how the Polish answers list things."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " i " + items[-1]
+
+
 def address(f: Facts) -> str:
     a = f.contact.address
     return f"{a.street}, {a.postcode} {a.city}, {a.country}"
@@ -87,6 +93,16 @@ def center_location_reply(f: Facts) -> str:
 def center_founded_reply(f: Facts) -> str:
     c = f.euroregional_center
     return f"The {c.name} was formed in {c.founded}, as a result of an agreement between {listing(c.founding_partners)}."
+
+
+# The same in Polish (domain.yml's variations for `language: pl`), from the facts' Polish forms.
+def phone_reply_pl(f: Facts) -> str:
+    return f"{f.contact.office_pl} – numer telefonu: {f.contact.phone}."
+
+
+def unavailable_reply_pl(f: Facts) -> str:
+    return (f"Przepraszam, nie mogę teraz odpowiedzieć. Proszę spróbować ponownie za chwilę lub skontaktować się "
+            f"bezpośrednio – {f.contact.office_pl}: {f.contact.email}, tel. {f.contact.phone}.")
 
 
 def unavailable_reply(f: Facts) -> str:

@@ -6,13 +6,15 @@ from typing import Any, Dict, List, Optional
 import pytest
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet as SlotWasSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions, answers
-from tests.conftest import ROOT, Facts, address, center_founded_reply, email_reply, listing, phone_reply
+from tests.conftest import (ROOT, Facts, address, center_founded_reply, email_reply, listing, listing_pl, phone_reply,
+                            phone_reply_pl)
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 NLG = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
@@ -29,7 +31,9 @@ async def run(action: Any, t: Tracker) -> tuple:
     """(the texts a user reads, the events the action returns)."""
     dispatcher = CollectingDispatcher()
     events = action.run(dispatcher, t, {})
-    empty = DialogueStateTracker.from_events("test", [], slots=DOMAIN.slots)
+    # the Rasa server renders the response for the conversation's slots: its `language` picks the wording
+    language = [SlotWasSet("language", t.get_slot("language"))] if t.get_slot("language") else []
+    empty = DialogueStateTracker.from_events("test", language, slots=DOMAIN.slots)
     texts = []
     for m in dispatcher.messages:
         values = {k: v for k, v in m.items() if k not in ("text", "buttons", "elements", "custom", "template", "response", "image", "attachment")}
@@ -208,3 +212,88 @@ def test_a_year_only_one_topic_holds_names_that_topic(facts: Facts) -> None:
     assert answer == [("utter_visiting_professors_funding", values), ("utter_euroregional_center_founding", values)]
     assert last == "euroregional_center"
     assert answers.years_named(f, "anything from 1850?") == []
+
+
+# ---------- Polish: the `language` slot is pl (issue 12) ----------
+
+def polish(t: Tracker) -> Tracker:
+    t.slots["language"] = "pl"
+    return t
+
+
+async def test_polish_contact_details_and_the_honest_reply(facts: Facts) -> None:
+    c = facts.contact
+    texts, events = await run(actions.ActionAnswerContact(), polish(tracker("ask_contact", {"contact_channel": ["email", "phone"]})))
+    assert texts == [phone_reply_pl(facts), f"Można pisać na adres {c.email} ({c.office_pl})."]
+    assert events == [SlotSet("topic", "contact")]
+    texts, _ = await run(actions.ActionAnswerContact(), polish(tracker("ask_contact", {"detail": ["opening hours"]})))
+    assert texts == [f"Nie wiem tego: strona, na podstawie której odpowiadam, podaje tylko adres, telefon, faks i e-mail "
+                     f"({c.office_pl}). Proszę zapytać bezpośrednio: {c.email}, tel. {c.phone}."]
+    texts, _ = await run(actions.ActionAnswerContact(), polish(tracker("ask_contact", {})))
+    a = c.address
+    assert texts == [f"Dane kontaktowe – {c.office_pl} ({c.office_full_name_pl}):\nAdres: {a.street}, {a.postcode} {a.city}, "
+                     f"{a.country}\nTelefon: {c.phone}\nFaks: {c.fax}\nE-mail: {c.email}"]
+
+
+async def test_polish_center_answers_use_the_polish_forms(facts: Facts) -> None:
+    c = facts.euroregional_center
+    texts, _ = await run(actions.ActionAnswerEuroregionalCenter(),
+                         polish(tracker("ask_euroregional_center", {"aspect": ["location", "founding", "events"]})))
+    assert texts == [
+        f"{c.name} mieści się {c.location_pl}.",
+        f"{c.name} powstało w {c.founded} roku w wyniku porozumienia między {listing_pl(c.founding_partners)}.",
+        f"W ciągu kilku lat działalności pod patronatem {c.name} zorganizowano {listing_pl(c.events_pl)}.",
+    ]
+    texts, _ = await run(actions.ActionAnswerEuroregionalCenter(), polish(tracker("ask_euroregional_center", {"aspect": ["funding"], "subject": ["euroregional_center"]})))
+    assert texts == [f"Nie wiem tego o {c.name}: strona, na podstawie której odpowiadam, tego nie podaje. Więcej informacji "
+                     f"udzieli {facts.contact.office_pl}: {facts.contact.email}, tel. {facts.contact.phone}."]
+
+
+async def test_polish_partnerships_in_a_region_the_page_names(facts: Facts) -> None:
+    p, c = facts.partnerships, facts.contact
+    texts, _ = await run(actions.ActionAnswerPartnerships(), polish(tracker("ask_partnerships", {"country": [p.regions[-1]]})))
+    assert texts == [f"Tak. Uczelnia podpisała {p.agreements_pl} z instytucjami {listing_pl(p.regions_pl)}, a więc także "
+                     f"{p.regions_pl[-1]}. Nie wiem, które to instytucje: strona, na podstawie której odpowiadam, ich nie "
+                     f"wymienia. Więcej informacji udzieli {c.office_pl}: {c.email}, tel. {c.phone}."]
+
+
+async def test_polish_visiting_professors_funding_and_count(facts: Facts) -> None:
+    from actions.facts import QUANTITY_WORDS  # the words of "over 10", said in Polish by the assistant
+
+    v = facts.visiting_professors
+    *words, number = v.per_year.split()
+    per_year = " ".join([QUANTITY_WORDS[" ".join(words)], number] if words else [number])
+    texts, _ = await run(actions.ActionAnswerFollowup(),
+                         polish(tracker("ask_followup", {"aspect": ["funding", "count"]}, topic="visiting_professors")))
+    assert texts == [
+        f"Program „{v.programme_pl}” jest finansowany przez {listing_pl(v.funders_pl)} w ramach {v.operational_programme_pl}.",
+        f"Co roku uczelnia gości {per_year} wybitnych profesorów wizytujących.",
+    ]
+
+
+async def test_polish_out_of_scope_says_it_does_not_know_and_where_to_ask(facts: Facts) -> None:
+    [text], _ = await run(actions.ActionExplainScope(), polish(tracker("out_of_scope", {})))
+    assert text.startswith("Przepraszam, nie wiem tego: odpowiadam tylko na podstawie strony uczelni")
+    assert text.endswith(f"można napisać na adres {facts.contact.email} lub zadzwonić pod numer {facts.contact.phone}.")
+    # English stays the answer when the slot says en
+    t = tracker("ask_contact", {"contact_channel": ["phone"]})
+    t.slots["language"] = "en"
+    assert (await run(actions.ActionAnswerContact(), t))[0] == [phone_reply(facts)]
+
+
+async def test_office_nlg_fills_the_server_replies_in_the_conversations_language(facts: Facts) -> None:
+    from rasa_addons.nlg import OfficeNLG
+    from tests.conftest import unavailable_reply, unavailable_reply_pl
+
+    nlg = OfficeNLG(domain=DOMAIN)
+    for language, expected in (("pl", unavailable_reply_pl(facts)), ("en", unavailable_reply(facts)), (None, unavailable_reply(facts))):
+        t = DialogueStateTracker.from_events("test", [SlotWasSet("language", language)] if language else [], slots=DOMAIN.slots)
+        assert (await nlg.generate("utter_service_unavailable", t, "rest"))["text"] == expected
+
+
+def test_the_language_entity_is_not_a_question() -> None:
+    text = "tell me: who pays for the professors, and where is the center?"
+    entities = [{"entity": "language", "value": "en", "start": 0}, *_entities(text, [
+        ("pays", "aspect", "funding"), ("professors", "subject", "visiting_professors"),
+        ("where", "aspect", "location"), ("center", "subject", "euroregional_center")])]
+    assert [topic for topic, _ in answers.by_topic(text, entities, "euroregional_center")] == ["visiting_professors", "euroregional_center"]
