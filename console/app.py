@@ -399,6 +399,15 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
         c.flash(request, "ok", f"Conversation {wanted} deleted: {events} messages and events, nothing of it is kept.")
         return response.redirect("/conversations", status=303)
 
+    # --- insights -----------------------------------------------------------------------------
+    @app.get("/insights")
+    async def insights_page(request: Request) -> HTTPResponse:
+        days = request.args.get("days") or ""
+        days_back = int(days) if days.isdigit() and 0 < int(days) <= 3660 else int(s.inbox_days)
+        events = await c.run(inbox.stored_events, c.tracker_url, time.time() - days_back * 86400)
+        found = talks.insights(events, c.pseudonym, c.fallback, s.min_confidence)
+        return c.render(request, "insights.html", insights=found, days=days_back)
+
     return app
 
 

@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from actions.facts import FactsError, parse
 from console.auth import Throttle, check_password
-from console.conversations import conversations, search
+from console.conversations import conversations, insights, search
 from console.inbox import RATED_DOWN, collect
 from console.pipeline import Pipeline
 from console.settings import Settings, session_secret
@@ -239,6 +239,15 @@ def test_conversations_from_events_pseudonymous_with_each_turn() -> None:
     assert search(found, text="phone", first_day="2026-11-03", channel="webchat") == []  # its phone turn is earlier
 
 
+def test_insights_per_day_and_topic_with_rates_and_unanswered() -> None:
+    found = insights(TALK, str, "action_default_fallback", 0.5)
+    assert [(d.day, d.questions, d.fell_back, d.out_of_scope) for d in found.days] == [
+        ("2026-11-02", 1, 0, 0), ("2026-11-03", 3, 1, 1)]
+    assert (found.days[1].fallback_rate, found.days[1].out_of_scope_rate, found.questions) == (1 / 3, 1 / 3, 4)
+    assert found.topics == [("ask_contact", 2), ("nlu_fallback", 1), ("out_of_scope", 1)]
+    assert [(i.text, i.reasons) for i in found.unanswered] == [("asdf qwer", ["not understood"]), ("what's the weather", ["out of scope"])]
+
+
 def test_wording_saved_keeping_the_rest_of_domain_yml(tmp_path: Path) -> None:
     domain = tmp_path / "domain.yml"
     shutil.copy(ROOT / "domain.yml", domain)
@@ -330,7 +339,8 @@ def test_every_console_url_refuses_without_a_session(assistant: Assistant, workd
                              "sqlite://", "action_default_fallback"), name="console_routes")
     routes = {("/" + route.path, method) for route in app.router.routes for method in route.methods}
     assert {("/inbox", "GET"), ("/facts", "POST"), ("/inbox/review", "POST"), ("/conversations", "GET"),
-            ("/conversations/view", "GET"), ("/conversations/delete", "POST"), ("/answers", "GET"), ("/answers", "POST")} <= routes
+            ("/conversations/view", "GET"), ("/conversations/delete", "POST"), ("/answers", "GET"), ("/answers", "POST"),
+            ("/insights", "GET")} <= routes
     facts = (workdir / "facts.yml").read_text()
     for path, method in sorted(routes):
         if path in PUBLIC:
@@ -402,6 +412,16 @@ def test_conversation_found_shown_as_text_and_deleted_on_request(assistant: Assi
     entry = json.loads((workdir / "audit.log").read_text().splitlines()[-1])
     assert (entry["who"], entry["what"], entry["conversation"], entry["events"]) == (STAFF, "conversation deleted", pseudonym, before)
     assert sender not in (workdir / "audit.log").read_text()
+
+
+def test_insights_page_server_rendered_text_inert(assistant: Assistant) -> None:
+    assistant.say("insights-visitor", "<i>zzz</i> qwxz vbnm")
+    session = signed_in(assistant.console)
+    page = session.get(f"{assistant.console}/insights", params={"days": "7"}).text
+    today = datetime.date.today().isoformat()
+    assert f"<tr><td>{today}</td>" in page and "<svg" in page and "<script" not in page
+    assert "&lt;i&gt;zzz&lt;/i&gt; qwxz vbnm" in page and "<i>" not in page  # among the unanswered, as text
+    assert "nlu_fallback" in page or "out_of_scope" in page
 
 
 def test_answer_wording_changed_in_the_console(assistant: Assistant, workdir: Path) -> None:
