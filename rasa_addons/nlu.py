@@ -1,5 +1,6 @@
-"""NLU components: a spelling corrector, Rasa's logistic regression with C settable, a small DIET behind
-it, and a gate that sends messages about another domain to out of scope.
+"""NLU components: a language detector (English or Polish, issue 12), a spelling corrector, Rasa's
+logistic regression with C settable, a small DIET behind it, and a gate that sends messages about
+another domain to out of scope.
 
 Rasa 3.6 fixes C=1; C=10 was 0.6 points better on this assistant's held-out questions and 3.4 on the
 fresh ones (bench/pipelines.py, README "NLU pipeline"); training stays fast.
@@ -10,7 +11,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Optional, Text
+from typing import Any, Dict, FrozenSet, List, Optional, Text, Tuple
 
 import rasa.shared.utils.io
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -20,9 +21,19 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.nlu.classifiers.fallback_classifier import AMBIGUITY_THRESHOLD_KEY, THRESHOLD_KEY, FallbackClassifier
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, EXTRACTOR, INTENT,
+    INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT,
+)
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from rasa_addons.language import ENGLISH, POLISH, LanguageModel
+
+# The message attribute (not sent out) in which the language detector leaves "en", "pl" or None for
+# the components after it; the entity it adds for the `language` slot has the same name.
+LANGUAGE = "language"
 
 from actions.answers import refers_back
 
@@ -73,6 +84,78 @@ class BackupDIETClassifier(DIETClassifier):
         return messages
 
 
+def polish_texts(folder: str) -> FrozenSet[str]:
+    """The plain texts (entity marks removed) of the Polish training examples in `folder`."""
+    texts = set()
+    for file in sorted(Path(folder).rglob("*.yml")):
+        data = RasaYAMLReader().reads(file.read_text(encoding="utf-8"))
+        texts.update(m.get(TEXT) for m in data.training_examples if m.get(TEXT))
+    return frozenset(texts)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class LanguageDetector(GraphComponent):
+    """Says whether a message is English or Polish (rasa_addons/language.py), first in the pipeline,
+    on the text as typed.
+
+    Trained on the assistant's own examples: those in `polish_examples` (data/nlu/pl) are Polish,
+    all others English. Each message gets the `language` entity ("en"/"pl"), which fills the
+    `language` slot, so the conversation follows the user's switches; a message that does not tell
+    ("ok", "hi", "?") gets none and the slot keeps its value. The components after it read the
+    `language` attribute (the spelling corrector mends Polish words towards Polish ones only).
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"polish_examples": "data/nlu/pl"}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Optional[LanguageModel] = None) -> None:
+        self.config, self._model_storage, self._resource = config, model_storage, resource
+        self.model = model
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "LanguageDetector":
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "LanguageDetector":
+        with model_storage.read_from(resource) as path:
+            model = LanguageModel.from_dict(json.loads((path / "language.json").read_text(encoding="utf-8")))
+        return cls(config, model_storage, resource, model)
+
+    def _labels(self, training_data: TrainingData) -> List[Tuple[Message, str]]:
+        polish = polish_texts(self.config["polish_examples"])
+        return [(m, POLISH if m.get(TEXT) in polish else ENGLISH) for m in training_data.intent_examples if m.get(TEXT)]
+
+    def train(self, training_data: TrainingData) -> Resource:
+        texts: Dict[str, List[str]] = {ENGLISH: [], POLISH: []}
+        for message, language in self._labels(training_data):
+            texts[language].append(message.get(TEXT))
+        model = LanguageModel.train(texts)
+        with self._model_storage.write_to(self._resource) as path:
+            (path / "language.json").write_text(json.dumps(model.as_dict()), encoding="utf-8")
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for message, language in self._labels(training_data):  # the language of its file
+            message.set(LANGUAGE, language)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            language = self.model.detect(text) if self.model and text else None
+            message.set(LANGUAGE, language)
+            if language:
+                entity = {ENTITY_ATTRIBUTE_TYPE: LANGUAGE, ENTITY_ATTRIBUTE_VALUE: language, ENTITY_ATTRIBUTE_START: 0,
+                          ENTITY_ATTRIBUTE_END: len(text), EXTRACTOR: type(self).__name__}
+                message.set(ENTITIES, [*(message.get(ENTITIES) or []), entity], add_to_output=True)
+        return messages
+
+
 def _distance(a: str, b: str, limit: int) -> int:
     """Edits (insert, delete, substitute, swap two neighbours) from a to b; limit + 1 once over the limit."""
     if abs(len(a) - len(b)) > limit:
@@ -107,18 +190,26 @@ class SpellingCorrector(GraphComponent):
     nearest to it: one edit away for words of up to seven letters, two for longer ones, the more
     frequent one on a tie. Without it a typo in the one word that tells the topic ("e-mail" vs
     "address") sends the question to the wrong answer. Training examples are not changed.
+
+    In a Polish message (the `language` the LanguageDetector before it found) a word is mended only
+    towards the Polish examples' words and the names (lookups, synonyms), in an English one towards
+    the English examples' words and the names: a Polish word never becomes an English one, nor the
+    other way round. A message of no known language may get any of them.
     """
 
-    WORD = re.compile(r"[A-Za-z]+")
+    WORD = re.compile(r"[^\W\d_]+")
     MIN_LENGTH = 4
 
-    def __init__(self, model_storage: ModelStorage, resource: Resource, vocabulary: Dict[str, int]) -> None:
+    def __init__(self, model_storage: ModelStorage, resource: Resource, vocabulary: Dict[str, int],
+                 by_language: Optional[Dict[str, Dict[str, int]]] = None) -> None:
         self._model_storage, self._resource = model_storage, resource
-        self.vocabulary = vocabulary
-        self._seen: Dict[str, Optional[str]] = {}  # word -> its correction, so a word is looked up once
-        self._by_length: Dict[int, List[str]] = {}
-        for word in sorted(vocabulary, key=lambda w: -vocabulary[w]):
-            self._by_length.setdefault(len(word), []).append(word)
+        self.vocabulary = vocabulary  # every word: a word in it is never mended
+        self._seen: Dict[Tuple[str, Optional[str]], Optional[str]] = {}  # (word, language) -> its correction
+        self._by_length: Dict[Optional[str], Dict[int, List[str]]] = {}
+        for language, words in [(None, vocabulary), *(by_language or {}).items()]:
+            table = self._by_length[language] = {}
+            for word in sorted(words, key=lambda w: -words[w]):
+                table.setdefault(len(word), []).append(word)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -130,38 +221,49 @@ class SpellingCorrector(GraphComponent):
              execution_context: ExecutionContext, **kwargs: Any) -> "SpellingCorrector":
         with model_storage.read_from(resource) as path:
             vocabulary = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
+            by_language = json.loads((path / "by_language.json").read_text(encoding="utf-8"))
         english_words()  # loaded now, not on the first message
-        return cls(model_storage, resource, vocabulary)
+        return cls(model_storage, resource, vocabulary, by_language)
+
+    def _count(self, texts: List[str]) -> Counter:
+        return Counter(w.lower() for t in texts for w in self.WORD.findall(t) if len(w) >= self.MIN_LENGTH)
 
     def train(self, training_data: TrainingData) -> Resource:
-        texts = [m.get(TEXT) or "" for m in training_data.training_examples]
-        texts += [e for table in training_data.lookup_tables for e in table["elements"]]
-        texts += list(training_data.entity_synonyms) + list(training_data.entity_synonyms.values())
-        counts = Counter(w.lower() for t in texts for w in self.WORD.findall(t) if len(w) >= self.MIN_LENGTH)
+        names = [e for table in training_data.lookup_tables for e in table["elements"]]
+        names += list(training_data.entity_synonyms) + list(training_data.entity_synonyms.values())
+        examples: Dict[str, List[str]] = {ENGLISH: [], POLISH: []}
+        for m in training_data.training_examples:
+            examples[POLISH if m.get(LANGUAGE) == POLISH else ENGLISH].append(m.get(TEXT) or "")
+        counts = self._count(examples[ENGLISH] + examples[POLISH] + names)
+        by_language = {language: dict(self._count(texts + names)) for language, texts in examples.items()}
         with self._model_storage.write_to(self._resource) as path:
             (path / "vocabulary.json").write_text(json.dumps(dict(counts)), encoding="utf-8")
+            (path / "by_language.json").write_text(json.dumps(by_language), encoding="utf-8")
         return self._resource
 
-    def correction(self, word: str) -> Optional[str]:
-        """The training data's word meant by `word`, or None when it is not a typo of one."""
+    def correction(self, word: str, language: Optional[str] = None) -> Optional[str]:
+        """The training data's word meant by `word` (in a message in `language`), or None when it is
+        not a typo of one."""
         low = word.lower()
         if len(low) < self.MIN_LENGTH or low in self.vocabulary or low in english_words():
             return None
+        candidates = self._by_length.get(language, self._by_length[None])
         limit = 1 if len(low) < 8 else 2
         best, best_distance = None, limit + 1
         for length in range(len(low) - limit, len(low) + limit + 1):
-            for candidate in self._by_length.get(length, ()):
+            for candidate in candidates.get(length, ()):
                 d = _distance(low, candidate, limit)
                 if d < best_distance:  # candidates come most frequent first, so a tie keeps the frequent one
                     best, best_distance = candidate, d
         return best
 
-    def _corrected(self, word: str) -> str:
-        if word not in self._seen:
+    def _corrected(self, word: str, language: Optional[str]) -> str:
+        key = (word, language)
+        if key not in self._seen:
             if len(self._seen) >= 50_000:  # bounded: anyone on the internet can send new words
                 self._seen.clear()
-            self._seen[word] = self.correction(word)
-        return self._seen[word] or word
+            self._seen[key] = self.correction(word, language)
+        return self._seen[key] or word
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -170,8 +272,21 @@ class SpellingCorrector(GraphComponent):
         for message in messages:
             text = message.get(TEXT)
             if text:
-                message.set(TEXT, self.WORD.sub(lambda m: self._corrected(m.group()), text))
+                language = message.get(LANGUAGE)
+                message.set(TEXT, self.WORD.sub(lambda m: self._corrected(m.group(), language), text))
         return messages
+
+
+@functools.lru_cache(maxsize=1)
+def stop_words() -> FrozenSet[str]:
+    """English and Polish function words (spaCy's lists), the Polish ones also without diacritics, but
+    not those that are English words too ("pan", "tel", "ale"): an English message keeps its words."""
+    from spacy.lang.en.stop_words import STOP_WORDS as EN
+    from spacy.lang.pl.stop_words import STOP_WORDS as PL
+
+    plain = str.maketrans("ąćęłńóśźż", "acelnoszz")
+    polish = (frozenset(PL) | frozenset(w.translate(plain) for w in PL)) - english_words()
+    return frozenset(EN) | polish
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -190,8 +305,11 @@ class OffTopicGate(GraphComponent):
     after any change of data picks that up).
     """
 
-    WORD = re.compile(r"[a-z]+")
+    WORD = re.compile(r"[^\W\d_]+")
     MIN_UNKNOWN = 2
+    # A Polish word is known when a known word begins with its first letters (Polish inflects the end:
+    # "współpracy", "współpracą"; "centrum", "centrach").
+    STEM = 5
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -207,6 +325,10 @@ class OffTopicGate(GraphComponent):
                execution_context: ExecutionContext) -> "OffTopicGate":
         return cls(config, model_storage, resource, frozenset())
 
+    @functools.cached_property
+    def _stems(self) -> FrozenSet[str]:
+        return frozenset(w[:self.STEM] for w in self.vocabulary if len(w) >= self.STEM)
+
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "OffTopicGate":
@@ -216,9 +338,7 @@ class OffTopicGate(GraphComponent):
 
     @classmethod
     def content_words(cls, text: str) -> List[str]:
-        from spacy.lang.en.stop_words import STOP_WORDS
-
-        return [w for w in cls.WORD.findall(text.lower()) if len(w) >= 3 and w not in STOP_WORDS]
+        return [w for w in cls.WORD.findall(text.lower()) if len(w) >= 3 and w not in stop_words()]
 
     def train(self, training_data: TrainingData) -> Resource:
         texts = [m.get(TEXT) or "" for m in training_data.intent_examples
@@ -233,15 +353,18 @@ class OffTopicGate(GraphComponent):
             (path / "vocabulary.json").write_text(json.dumps(vocabulary), encoding="utf-8")
         return self._resource
 
-    def _known(self, word: str) -> bool:
-        return word in self.vocabulary or word.rstrip("s") in self.vocabulary or word + "s" in self.vocabulary
+    def _known(self, word: str, language: Optional[str] = None) -> bool:
+        if word in self.vocabulary or word.rstrip("s") in self.vocabulary or word + "s" in self.vocabulary:
+            return True
+        return language == POLISH and len(word) >= self.STEM and word[:self.STEM] in self._stems
 
-    def off_topic(self, text: str) -> bool:
-        """True for a message about another domain (see the class docstring)."""
+    def off_topic(self, text: str, language: Optional[str] = None) -> bool:
+        """True for a message about another domain (see the class docstring); `language` is the
+        message's, from the LanguageDetector."""
         if refers_back(text):
             return False
         words = self.content_words(text)
-        return len(words) >= self.MIN_UNKNOWN and not any(self._known(w) for w in words)
+        return len(words) >= self.MIN_UNKNOWN and not any(self._known(w, language) for w in words)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -250,7 +373,7 @@ class OffTopicGate(GraphComponent):
         oos = self.config["out_of_scope_intent"]
         for message in messages:
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent and intent != oos and self.off_topic(message.get(TEXT) or ""):
+            if intent and intent != oos and self.off_topic(message.get(TEXT) or "", message.get(LANGUAGE)):
                 ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != oos]
                 gated = {INTENT_NAME_KEY: oos, PREDICTED_CONFIDENCE_KEY: 1.0}
                 message.set(INTENT, gated, add_to_output=True)

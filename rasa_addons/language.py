@@ -1,0 +1,152 @@
+"""Which language a message is written in: English or Polish, or "cannot tell" (issue 12).
+
+A naive Bayes classifier over the words and the character n-grams of the assistant's own training
+examples (data/nlu/*.yml English, data/nlu/pl/*.yml Polish), trained with the model in milliseconds;
+no package and no download. Polish letters (ą ć ę ł ń ó ś ź ż) settle it at once. A message whose
+evidence is weak either way ("ok", "hi", "?", "UMB", "e-mail?") gets no language: the conversation
+keeps the one it had (the `language` slot is filled only from a detected language).
+
+Measured on tests/nlu/language.yml (docs/EVALUATION.md, "Language detection").
+"""
+import math
+import re
+from collections import Counter
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+ENGLISH, POLISH = "en", "pl"
+LANGUAGES = (ENGLISH, POLISH)
+# How many words the letter pieces of one word are worth together.
+PIECES_WEIGHT = 2.0
+POLISH_LETTERS = re.compile(r"[ąćęłńóśźż]", re.IGNORECASE)
+WORD = re.compile(r"[^\W\d_]+")
+# Words both languages use, which say nothing about the language: greetings and acknowledgements
+# borrowed across, the names of the page, contact words written the same way.
+NEUTRAL = frozenset("""
+ok okay oki okey k kk hi hey yo hmm hm lol xd umb emc nih hms upenn penn mayo harvard grodno vilnius
+bialystok białystok usa eu uk email mail e mail www http https com pl edu tel nr super
+""".split())
+
+
+def _words(text: str) -> List[str]:
+    return WORD.findall(text.lower())
+
+
+def word_features(text: str) -> List[List[str]]:
+    """For each word of a message: the word itself, then its 1- to 4-letter pieces (with its edges)."""
+    found: List[List[str]] = []
+    words = _words(text)
+    if len(words) > 1 and words[0] not in NEUTRAL:
+        # the first word of a longer message apart: "a faks?", "a ulica?" begin as only Polish does
+        found.append(["s:" + words[0]])
+    for word in words:
+        if word in NEUTRAL:
+            continue
+        padded = f" {word} "
+        pieces = [padded[i:i + n] for n in (1, 2, 3, 4) for i in range(len(padded) - n + 1) if padded[i:i + n].strip()]
+        found.append(["w:" + word, *pieces])
+    return found
+
+
+def features(text: str) -> List[str]:
+    return [f for word in word_features(text) for f in word]
+
+
+class LanguageModel:
+    """Multinomial naive Bayes, English vs Polish; `detect` answers "en", "pl" or None."""
+
+    ALPHA = 0.5  # additive smoothing
+    # The log-likelihood ratio (per message, summed over its features) below which it cannot tell.
+    # A word seen in one language only is worth about 2-4; a Polish letter settles it before this.
+    # Chosen with PIECES_WEIGHT by 5-fold cross-validation on the examples of up to three words (few
+    # wrong, few undecided; docs/EVALUATION.md).
+    MARGIN = 1.5
+
+    def __init__(self, counts: Dict[str, Dict[str, int]]) -> None:
+        self.counts = counts
+        self.totals = {lang: sum(counts.get(lang, {}).values()) for lang in LANGUAGES}
+        self.size = len({f for lang in LANGUAGES for f in counts.get(lang, {})}) or 1
+
+    @classmethod
+    def train(cls, texts: Dict[str, Iterable[str]]) -> "LanguageModel":
+        """texts: language -> its examples."""
+        return cls({lang: dict(Counter(f for t in texts.get(lang, ()) for f in features(t))) for lang in LANGUAGES})
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"counts": self.counts}
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "LanguageModel":
+        return cls(data["counts"])
+
+    def _log_p(self, lang: str, feature: str) -> float:
+        return math.log((self.counts[lang].get(feature, 0) + self.ALPHA) / (self.totals[lang] + self.ALPHA * self.size))
+
+    def _ratio(self, feature: str) -> float:
+        return self._log_p(POLISH, feature) - self._log_p(ENGLISH, feature)
+
+    def score(self, text: str) -> float:
+        """Evidence for Polish over English (log-likelihood ratio), summed over the words: a word seen
+        in training counts in full, and the mean of its letter pieces adds one more word's worth (so
+        an unseen word, such as an inflected form, still tells). 0 when nothing tells."""
+        total = 0.0
+        for word, *pieces in word_features(text):
+            if word in self.counts[POLISH] or word in self.counts[ENGLISH]:
+                total += self._ratio(word)
+            if pieces:
+                total += PIECES_WEIGHT * sum(self._ratio(p) for p in pieces) / len(pieces)
+        return total
+
+    def detect(self, text: str) -> Optional[str]:
+        """"pl", "en", or None when the message does not tell (the conversation keeps its language)."""
+        if POLISH_LETTERS.search(text):
+            return POLISH
+        s = self.score(text)
+        if s >= self.MARGIN:
+            return POLISH
+        if s <= -self.MARGIN:
+            return ENGLISH
+        return None
+
+
+def evaluate(model: LanguageModel, labelled: Iterable[Tuple[str, Optional[str]]]) -> Dict[str, Any]:
+    """Accuracy on (text, expected) pairs; expected None means "cannot tell" (no language emitted),
+    and a message that may be either is counted right when nothing is emitted for it."""
+    rows = [(text, expected, model.detect(text)) for text, expected in labelled]
+    wrong = [(t, e, got) for t, e, got in rows if got != e]
+    return {"total": len(rows), "right": len(rows) - len(wrong), "wrong": wrong}
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
+    """Accuracy of the detector trained on data/nlu on a labelled file such as tests/nlu/language.yml."""
+    import argparse
+    from pathlib import Path
+
+    import yaml
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser.add_argument("labelled", type=Path)
+    parser.add_argument("--data", type=Path, default=Path("data/nlu"), help="training examples; <data>/pl are Polish")
+    args = parser.parse_args(argv)
+    texts: Dict[str, List[str]] = {ENGLISH: [], POLISH: []}
+    for file in sorted(args.data.rglob("*.yml")):
+        data = RasaYAMLReader().reads(file.read_text(encoding="utf-8"))
+        language = POLISH if (args.data / "pl") in file.parents else ENGLISH
+        texts[language] += [m.get("text") for m in data.intent_examples if m.get("text")]
+    model = LanguageModel.train(texts)
+    labelled = yaml.safe_load(args.labelled.read_text(encoding="utf-8"))
+    pairs = [(str(text), None if language == "none" else language) for language, items in labelled.items() for text in items]
+    result = evaluate(model, pairs)
+    for language in ("en", "pl", "none"):
+        expected = None if language == "none" else language
+        rows = [(t, e) for t, e in pairs if e == expected]
+        right = sum(1 for t, e in rows if model.detect(t) == e)
+        print(f"{language}: {right}/{len(rows)}")
+    print(f"all: {result['right']}/{result['total']} ({100 * result['right'] / result['total']:.1f}%)")
+    for text, expected, got in result["wrong"]:
+        print(f"  {text!r}: expected {expected}, got {got}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
