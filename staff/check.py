@@ -38,6 +38,9 @@ ENTITIES = Path("data/nlu/entities.yml")
 TEST_FILES = (Path("tests/test_stories.yml"), *(Path(f"tests/nlu/{name}.yml") for name in ("heldout", "heldout_fresh", "heldout_blind")))
 
 MIN_EXAMPLES = 10
+# Polish examples live in their own folder: the language detector learns Polish from them (issue 12).
+POLISH_DIR = Path("data/nlu/pl")
+POLISH_LETTERS = re.compile(r"[ąćęłńóśźż]", re.IGNORECASE)
 # Rasa's "not understood" signal (FallbackClassifier): it must have a rule but no examples.
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -354,6 +357,31 @@ def check_intents(p: Project) -> Iterator[Problem]:
                           f"{_suggest(ex.intent, list(intents))}Correct the name to one of the intents in domain.yml.")
 
 
+def check_polish(p: Project) -> Iterator[Problem]:
+    """Every intent has at least MIN_EXAMPLES Polish examples (in data/nlu/pl/), and no example with
+    Polish letters sits among the English ones (the language detector would learn it as English)."""
+    intents = p.intents()
+    examples = p.examples()
+    counts: Dict[str, int] = defaultdict(int)
+    first: Dict[str, Example] = {}
+    for ex in examples:
+        if POLISH_DIR in ex.file.parents:
+            counts[ex.intent] += 1
+            first.setdefault(ex.intent, ex)
+        elif POLISH_LETTERS.search(ex.text):
+            yield Problem(ex.file, ex.line, f"the example '{ex.text}' is Polish, but it is among the English examples.",
+                          f"Move it to the file of the same name in {POLISH_DIR}/, under `- intent: {ex.intent}`.")
+    for intent, line in intents.items():
+        n = counts.get(intent, 0)
+        if intent == FALLBACK_INTENT or n >= MIN_EXAMPLES:
+            continue
+        where = (first[intent].file, first[intent].intent_line) if intent in first else (DOMAIN, line)
+        have = f"only {n} Polish example{'' if n == 1 else 's'}" if n else "no Polish examples"
+        yield Problem(*where, f"the intent '{intent}' has {have}; at least {MIN_EXAMPLES} are needed to understand it in Polish.",
+                      f"Add {MIN_EXAMPLES - n} more ways of asking it in Polish in a file in {POLISH_DIR}/, under `- intent: {intent}` "
+                      "(with and without Polish letters, short forms, common typos).")
+
+
 def check_steps(p: Project) -> Iterator[Problem]:
     """Every intent and every response or action that a rule or story names exists in domain.yml."""
     intents = list(p.intents())
@@ -520,7 +548,7 @@ def check_languages(p: Project) -> Iterator[Problem]:
                               "Give it the same buttons, in the same order, with Polish titles (the payloads stay as they are).")
 
 
-CHECKS = (check_intents, check_steps, check_duplicates, check_entities, check_placeholders, check_facts_copied, check_languages)
+CHECKS = (check_intents, check_polish, check_steps, check_duplicates, check_entities, check_placeholders, check_facts_copied, check_languages)
 # The checks of a response's wording (the console's answers editor runs these on one changed response).
 RESPONSE_CHECKS = (check_placeholders, check_facts_copied, check_languages)
 
@@ -538,14 +566,19 @@ def summary(root: Path) -> List[str]:
     """What was checked, for a run without problems (so staff see that the numbers make sense)."""
     project = Project(root)
     counts: Dict[str, int] = defaultdict(int)
+    polish: Dict[str, int] = defaultdict(int)
     for ex in project.examples():
         counts[ex.intent] += 1
+        polish[ex.intent] += POLISH_DIR in ex.file.parents
     fewest = min(counts, key=lambda i: counts[i])
+    fewest_pl = min(counts, key=lambda i: polish[i])
     values = sum(len(_fact_values(project.facts, path)) for paths in ENTITY_FACTS.values() for path in paths)
     return [
         f"Facts: {FACTS} matches its schema.",
         f"Intents: {len(counts)} with {sum(counts.values())} examples (and {FALLBACK_INTENT}, with none), each used in a rule or story "
         f"(fewest: '{fewest}' with {counts[fewest]}; at least {MIN_EXAMPLES} needed).",
+        f"Polish: {sum(polish.values())} of the examples, in {POLISH_DIR}/ (fewest: '{fewest_pl}' with {polish[fewest_pl]}; "
+        f"at least {MIN_EXAMPLES} needed).",
         f"Entities: {values} partner and region names in {FACTS} all have their synonyms and lookups; lookups are longest first.",
         "No duplicated example, no unknown intent, response or placeholder, no fact copied into a response or an example.",
         "Every response has an English and a Polish wording with the same placeholders and buttons.",

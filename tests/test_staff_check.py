@@ -194,6 +194,25 @@ def test_new_intent_with_too_few_examples_and_no_rule(project: Path) -> None:
     assert "- rule: ask_erasmus" in out
 
 
+def test_too_few_polish_examples_and_a_polish_example_among_the_english(project: Path) -> None:
+    """Each intent needs 10 Polish examples in data/nlu/pl/; one with Polish letters elsewhere is misplaced."""
+    polish = project / "data/nlu/pl/basics.yml"
+    text = polish.read_text()
+    start = text.index("- intent: goodbye\n")
+    end = text.index("\n- intent:", start + 1)
+    polish.write_text(text[:start] + "- intent: goodbye\n  examples: |\n    - do widzenia\n    - pa pa\n    - na razie\n" + text[end:])
+    line = line_of(polish, "- intent: goodbye")
+    english_line = edit(project / "data/nlu/basics.yml", "    - see ya later\n", "    - see ya later\n    - do zobaczenia jutro, cześć\n") + 1
+    code, out = run_check(project, "--skip-rasa")
+    assert code == 1
+    assert (f"data/nlu/pl/basics.yml, line {line}: the intent 'goodbye' has only 3 Polish examples; at least 10 are needed "
+            "to understand it in Polish.") in out
+    assert "How to fix: Add 7 more ways of asking it in Polish in a file in data/nlu/pl/, under `- intent: goodbye`" in out
+    assert (f"data/nlu/basics.yml, line {english_line}: the example 'do zobaczenia jutro, cześć' is Polish, but it is among "
+            "the English examples.") in out
+    assert "How to fix: Move it to the file of the same name in data/nlu/pl/, under `- intent: goodbye`." in out
+
+
 def test_new_partner_without_entity_names(project: Path, facts: Facts) -> None:
     last = f"    - {facts.visiting_professors.home_institutions[-1]}\n"
     line = edit(project / "data/facts.yml", last, f"{last}    - Karolinska Institutet\n") + 1
