@@ -5,7 +5,10 @@ default, or any database SQLAlchemy can open, given by URL) and lists the messag
 days that were not understood (nlu_fallback), out of scope, answered by the fallback action, or
 understood with low confidence. Equal messages are grouped and counted. The result is a snippet of
 Rasa NLU training data that staff label and paste into data/nlu/ (docs/STAFF.md). It holds the
-message texts only: no sender ids, times or channels, so nothing points back to a person.
+message texts only: no sender ids, times or channels, so nothing points back to a person. Each
+message goes with its language ("en" or "pl": the `language` entity the assistant found in it, else
+the conversation's `language` slot at the time), in blocks per language: Polish examples go to
+data/nlu/pl/.
 
 Usage: python -m staff.unanswered [--days 7] [--db URL] [--min-confidence 0.5] [--out FILE|-]
 """
@@ -37,6 +40,9 @@ OUT_OF_SCOPE = "out_of_scope"
 DEFAULT_FALLBACK_ACTION = "action_default_fallback"
 # Actions Rasa runs on its own; they say nothing about the answer.
 HOUSEKEEPING = {"action_listen", "action_session_start", "action_extract_slots"}
+LANGUAGE = "language"  # the slot and the entity (domain.yml)
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES = {"en": "English", "pl": "Polish"}
 
 
 @dataclass
@@ -46,10 +52,16 @@ class Asked:
     texts: Counter = field(default_factory=Counter)
     understood: Counter = field(default_factory=Counter)
     guesses: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)
 
     @property
     def count(self) -> int:
         return sum(self.texts.values())
+
+    @property
+    def language(self) -> str:
+        """The language it was asked in (most often, if in several)."""
+        return self.languages.most_common(1)[0][0] if self.languages else DEFAULT_LANGUAGE
 
 
 def tracker_db_url(endpoints: Path) -> str:
@@ -90,11 +102,19 @@ def read_events(url: str, since: float) -> List[Dict[str, Any]]:
         engine.dispose()
 
 
+def message_language(message: Dict[str, Any], slot: str) -> str:
+    """The language of a user message: the `language` entity found in it, else the conversation's."""
+    entities = (message.get("parse_data") or {}).get("entities") or message.get("entities") or []
+    found = [e.get("value") for e in entities if e.get("entity") == LANGUAGE and e.get("value") in LANGUAGE_NAMES]
+    return found[-1] if found else slot
+
+
 def unanswered(events: Iterable[Dict[str, Any]], min_confidence: float, fallback: str) -> Dict[str, Asked]:
     """Messages that ended in fallback or out of scope, or were understood with low confidence."""
     found: Dict[str, Asked] = defaultdict(Asked)
     pending: Optional[Dict[str, Any]] = None  # the last user message, until its answer is known
     sender = None
+    slot = DEFAULT_LANGUAGE  # the conversation's language slot
 
     def settle(message: Optional[Dict[str, Any]], action: Optional[str]) -> None:
         if message is None:
@@ -108,6 +128,7 @@ def unanswered(events: Iterable[Dict[str, Any]], min_confidence: float, fallback
         if intent in (NOT_UNDERSTOOD, OUT_OF_SCOPE) or confidence < min_confidence or action == fallback:
             asked = found[text.lower()]
             asked.texts[text] += 1
+            asked.languages[message.get(LANGUAGE) or DEFAULT_LANGUAGE] += 1
             asked.understood[intent] += 1
             ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != NOT_UNDERSTOOD]
             if ranking:
@@ -116,10 +137,15 @@ def unanswered(events: Iterable[Dict[str, Any]], min_confidence: float, fallback
     for event in events:
         if event["sender_id"] != sender:
             settle(pending, None)
-            pending, sender = None, event["sender_id"]
+            pending, sender, slot = None, event["sender_id"], DEFAULT_LANGUAGE
         if event["type_name"] == "user":
             settle(pending, None)
             pending = json.loads(event["data"])
+            pending[LANGUAGE] = message_language(pending, slot)
+        elif event["type_name"] == "slot":
+            data = json.loads(event["data"])
+            if data.get("name") == LANGUAGE and data.get("value") in LANGUAGE_NAMES:
+                slot = data["value"]
         elif event["type_name"] == "action" and pending is not None and event["action_name"] not in HOUSEKEEPING:
             settle(pending, event["action_name"])
             pending = None
@@ -142,17 +168,21 @@ def to_yaml(found: Dict[str, Asked], days: float, since: float) -> str:
         "#",
         "# To teach the assistant: in each block, change `intent:` to the intent the questions mean (the",
         "# list is under `intents:` in domain.yml), move a question to the block it belongs to, delete the",
-        "# ones it should not answer, then paste the blocks into the matching file in data/nlu/ and run",
-        "# `make check`, `make train` and `make test-bot`. `nlu_fallback` must never keep examples.",
+        "# ones it should not answer, then paste the blocks into the matching file in data/nlu/ (English)",
+        "# or data/nlu/pl/ (Polish: each block says its language) and run `make check`, `make train` and",
+        "# `make test-bot`. `nlu_fallback` must never keep examples.",
         "nlu:",
     ]
-    by_intent: Dict[str, List[Asked]] = defaultdict(list)
+    by_intent: Dict[tuple, List[Asked]] = defaultdict(list)
     for asked in found.values():
-        by_intent[asked.understood.most_common(1)[0][0]].append(asked)
+        by_intent[(asked.understood.most_common(1)[0][0], asked.language)].append(asked)
     labels = {NOT_UNDERSTOOD: "not understood", OUT_OF_SCOPE: "out of scope"}
-    for intent in sorted(by_intent, key=lambda i: (-sum(a.count for a in by_intent[i]), i)):
-        group = sorted(by_intent[intent], key=lambda a: (-a.count, a.texts.most_common(1)[0][0]))
-        lines.append(f"# {labels.get(intent, f'understood as {intent}, with low confidence')}; times asked and the best guess:")
+    for key in sorted(by_intent, key=lambda k: (k[1] != DEFAULT_LANGUAGE, -sum(a.count for a in by_intent[k]), k)):
+        intent, language = key
+        group = sorted(by_intent[key], key=lambda a: (-a.count, a.texts.most_common(1)[0][0]))
+        folder = "data/nlu/pl/" if language == "pl" else "data/nlu/"
+        lines.append(f"# {LANGUAGE_NAMES.get(language, language)} ({language}, into {folder}): "
+                     f"{labels.get(intent, f'understood as {intent}, with low confidence')}; times asked and the best guess:")
         for asked in group:
             guess = f"  (best guess: {asked.guesses.most_common(1)[0][0]})" if asked.guesses else ""
             lines.append(f"#   {asked.count} x {asked.texts.most_common(1)[0][0]}{guess}")

@@ -94,6 +94,39 @@ def test_unanswered_reads_any_sql_store_by_url(assistant: Assistant, answered: D
     assert "written to" in log and "sender-zebra" not in out.read_text()
 
 
+def test_unanswered_messages_go_with_their_language_in_blocks_per_language() -> None:
+    """The language entity of a message, else the conversation's language slot at the time (issue 12)."""
+    import json
+
+    from staff.unanswered import to_yaml, unanswered
+
+    def user(sender: str, text: str, intent: str, language: str = "") -> Dict:
+        entities = [{"entity": "language", "value": language}] if language else []
+        data = {"event": "user", "text": text, "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": entities}}
+        return {"sender_id": sender, "type_name": "user", "action_name": None, "data": json.dumps(data)}
+
+    def slot(sender: str, value: str) -> Dict:
+        return {"sender_id": sender, "type_name": "slot", "action_name": None,
+                "data": json.dumps({"event": "slot", "name": "language", "value": value})}
+
+    def action(sender: str) -> Dict:
+        return {"sender_id": sender, "type_name": "action", "action_name": "action_explain_scope", "data": "{}"}
+
+    events = [
+        user("a", "jaka jest pogoda jutro?", "out_of_scope", "pl"), slot("a", "pl"), action("a"),
+        user("a", "ok??", "out_of_scope"), action("a"),  # no language of its own: the conversation's, Polish
+        user("b", "what's the weather tomorrow?", "out_of_scope", "en"), action("b"),
+        user("c", "ok??", "out_of_scope"), action("c"),  # a new conversation starts in English
+    ]
+    found = unanswered(events, 0.5, "action_explain_scope")
+    assert found["jaka jest pogoda jutro?"].language == "pl"
+    assert found["what's the weather tomorrow?"].language == "en"
+    assert found["ok??"].languages == {"pl": 1, "en": 1}
+    text = to_yaml(found, 7, 0)
+    polish_block = text.index("# Polish (pl, into data/nlu/pl/): out of scope")
+    assert text.index("# English (en, into data/nlu/): out of scope") < polish_block < text.index("    - jaka jest pogoda jutro?")
+
+
 def test_unanswered_says_clearly_when_there_is_no_store(tmp_path: Path) -> None:
     code, log = run(["staff.unanswered", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--out", str(tmp_path / "x.yml")], dict(os.environ))
     assert code == 1
