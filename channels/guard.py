@@ -8,12 +8,17 @@
   `utter_service_unavailable` (the office's e-mail and phone, see rasa_addons.nlg), recorded in
   the conversation. If the conversation store or the lock store is unreachable, the same reply
   comes with HTTP 503 and the log says which store failed.
+- These replies come in the conversation's language: the one the web chat widget says it shows
+  (`metadata.lang`, "en" or "pl"), else, for a message too long to read, the conversation's
+  `language` slot so far; English otherwise. (A failed custom action's reply is rendered with the
+  conversation itself, so its `language` slot picks the wording.)
 """
 import logging
 import unicodedata
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
+from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
@@ -36,9 +41,33 @@ def clean_text(text: str) -> str:
     return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
 
 
-async def _say(agent: Any, response_name: str, sender: str, output: OutputChannel, **values: Any) -> None:
-    """Send one response from the domain outside the conversation (nothing is recorded)."""
+LANGUAGES = ("en", "pl")
+
+
+def message_language(data: Any) -> Optional[str]:
+    """The language a client says it shows ("en" or "pl": the web chat widget's `metadata.lang`), if any."""
+    metadata = data.get("metadata") if isinstance(data, dict) else getattr(data, "metadata", None)
+    lang = metadata.get("lang") if isinstance(metadata, dict) else None
+    return lang if lang in LANGUAGES else None
+
+
+async def _conversation_language(agent: Any, sender: str) -> Optional[str]:
+    """The `language` slot of the conversation so far; None when there is none or it cannot be read."""
+    try:
+        tracker = await agent.tracker_store.retrieve(sender)
+    except Exception as e:  # the reply is still given, in English
+        logger.warning("Could not read the language of %s's conversation: %s", sender, e)
+        return None
+    language = tracker.get_slot("language") if tracker is not None and "language" in tracker.slots else None
+    return language if language in LANGUAGES else None
+
+
+async def _say(agent: Any, response_name: str, sender: str, output: OutputChannel, language: Optional[str] = None,
+               **values: Any) -> None:
+    """Send one response from the domain outside the conversation (nothing is recorded), in `language`."""
     tracker = DialogueStateTracker(sender, agent.domain.slots)
+    if language and "language" in tracker.slots:
+        tracker.update(SlotSet("language", language))
     message = await agent.nlg.generate(response_name, tracker, output.name(), **values)
     if message:
         await output.send_response(sender, message)
@@ -71,11 +100,13 @@ def guard(on_new_message: Handler) -> Handler:
             await output.send_response(sender, {"text": "Sorry, I could not read that message: 'message' must be a string."})
             return 400
         text = clean_text(message.text)
+        language = message_language(message)
         if not text:
-            await _say(agent, EMPTY, sender, out)
+            await _say(agent, EMPTY, sender, out, language)
         elif len(text) > MAX_MESSAGE_CHARS:
             logger.warning("Message from %s not read: %d characters, the limit is %d", sender, len(text), MAX_MESSAGE_CHARS)
-            await _say(agent, TOO_LONG, sender, out, max_chars=MAX_MESSAGE_CHARS)
+            language = language or await _conversation_language(agent, sender)
+            await _say(agent, TOO_LONG, sender, out, language, max_chars=MAX_MESSAGE_CHARS)
         else:
             message.text, message.output_channel = text, out
             failures = stores.watch()
@@ -86,7 +117,7 @@ def guard(on_new_message: Handler) -> Handler:
                 failures.append(str(e))
             if failures:
                 out.messages.clear()
-                await _say(agent, UNAVAILABLE, sender, out)
+                await _say(agent, UNAVAILABLE, sender, out, language)
                 status = 503
             elif not out.messages:
                 logger.error("No reply for %s (a custom action failed, see above): sending the office's contact details", sender)

@@ -230,8 +230,22 @@ class Limits:
         return Decision(wait <= 0, wait)
 
 
-def slow_down_text(decision: Decision) -> str:
-    """What a refused client is told."""
+def slow_down_text(decision: Decision, language: str = "en") -> str:
+    """What a refused client is told, in English or Polish ("pl")."""
     seconds = decision.retry_after_seconds
+    if language == "pl":
+        few = seconds % 10 in (2, 3, 4) and seconds % 100 not in (12, 13, 14)
+        unit = "sekundę" if seconds == 1 else "sekundy" if few else "sekund"
+        return (f"Wysyłają Państwo wiadomości szybciej, niż mogę odpowiadać wszystkim. Proszę odczekać {seconds} "
+                f"{unit} i wysłać wiadomość ponownie.")
     return (f"You are sending messages faster than I can answer everybody. Please wait {seconds} "
             f"second{'s' if seconds != 1 else ''} and send your message again.")
+
+
+def accepted_language(header: Optional[str]) -> str:
+    """"pl" when an HTTP Accept-Language header puts Polish before English, else "en"."""
+    for part in (header or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith(("pl", "en")):
+            return tag[:2]
+    return "en"

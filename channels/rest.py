@@ -18,7 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.guard import Handler, clean_text, guard
-from channels.limits import Limits, slow_down_text
+from channels.limits import Limits, accepted_language, slow_down_text
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ class SafeRestInput(RestInput):
             if not decision.allowed:
                 seconds = decision.retry_after_seconds
                 return response.json(
-                    {"error": slow_down_text(decision), "retry_after": seconds}, status=429,
+                    {"error": slow_down_text(decision, accepted_language(request.headers.get("accept-language"))),
+                     "retry_after": seconds}, status=429,
                     headers={"Retry-After": str(seconds)},
                 )
             if len(request.body) > MAX_BODY_BYTES:

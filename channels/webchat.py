@@ -36,7 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 import socketio
 
-from channels.guard import MAX_MESSAGE_CHARS, guard
+from channels.guard import MAX_MESSAGE_CHARS, guard, message_language
 from channels.limits import Limits, slow_down_text
 
 logger = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class SocketIOChannel(SocketIOInput):
             decision = await limits.check("message", addresses.get(sid, sid))
             if not decision.allowed:
                 # refused clearly, never dropped: the visitor is told to send it again later
-                reply = {"text": slow_down_text(decision), "retry_after": decision.retry_after_seconds}
+                reply = {"text": slow_down_text(decision, message_language(data)), "retry_after": decision.retry_after_seconds}
                 await sio.emit(self.bot_message_evt, reply, room=sid, namespace=namespace)
                 return
             problem = socket_payload_problem(data)

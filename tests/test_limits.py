@@ -18,7 +18,7 @@ import requests
 import socketio
 
 from channels.limits import (
-    Limits, MemoryBuckets, RedisBuckets, client_address, parse_proxies, slow_down_text, store_from_lock_store,
+    Decision, Limits, MemoryBuckets, RedisBuckets, accepted_language, client_address, parse_proxies, slow_down_text, store_from_lock_store,
 )
 from rasa_addons.server import server_timeouts
 from scripts.assistant import Assistant
@@ -62,6 +62,11 @@ async def test_a_burst_then_refused_with_when_to_retry() -> None:
     refused = await l.check("message", "a")
     assert 5 < refused.retry_after <= 6 and refused.retry_after_seconds == 6  # 10 a minute: one per 6 s
     assert "wait 6 seconds" in slow_down_text(refused)
+    # in Polish for a Polish client (the widget's metadata.lang, REST's Accept-Language), with Polish plurals
+    assert "odczekać 6 sekund i wysłać" in slow_down_text(refused, "pl")
+    assert [slow_down_text(Decision(False, s), "pl").split("odczekać ")[1].split(" i ")[0] for s in (1, 3, 12, 22)] == [
+        "1 sekundę", "3 sekundy", "12 sekund", "22 sekundy"]
+    assert [accepted_language(h) for h in ("pl-PL,pl;q=0.9,en;q=0.8", "en-GB,pl;q=0.5", "de", None)] == ["pl", "en", "en", "en"]
     assert (await l.check("message", "b")).allowed  # another client is not affected
     assert (await l.check("connect", "a")).allowed  # nor are connections
 

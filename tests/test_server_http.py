@@ -2,8 +2,9 @@
 import time
 from pathlib import Path
 
+from channels.guard import MAX_MESSAGE_CHARS
 from scripts.assistant import Assistant
-from tests.conftest import Facts, center_founded_reply, center_location_reply, fax_reply, phone_reply
+from tests.conftest import Facts, center_founded_reply, center_location_reply, fax_reply, listing_pl, phone_reply, phone_reply_pl
 
 
 def test_contact_and_follow_up(assistant: Assistant, facts: Facts) -> None:
@@ -69,3 +70,19 @@ def test_conversation_survives_a_restart(assistant: Assistant, facts: Facts) -> 
     assistant.stop()
     assistant.start()
     assert assistant.texts(sender, "where is it?") == [center_location_reply(facts)]
+
+
+def test_a_conversation_in_polish_and_back(assistant: Assistant, facts: Facts) -> None:
+    """The `language` slot (set here by the language entity of a payload, as the widget's Polish
+    greeting does) picks the Polish wordings, filled from the Polish forms; a follow-up stays on topic."""
+    sender, c = "e2e-polish", facts.euroregional_center
+    assert assistant.texts(sender, '/ask_contact{"language": "pl", "contact_channel": "phone"}') == [phone_reply_pl(facts)]
+    assert assistant.texts(sender, '/ask_euroregional_center{"aspect": "location"}') == [f"{c.name} mieści się {c.location_pl}."]
+    assert assistant.texts(sender, '/ask_followup{"aspect": "founding"}') == [
+        f"{c.name} powstało w {c.founded} roku w wyniku porozumienia między {listing_pl(c.founding_partners)}."]
+    # the guard's own reply to a message it does not read follows the conversation's language
+    o = facts.contact
+    assert assistant.texts(sender, "x" * (MAX_MESSAGE_CHARS + 1)) == [
+        f"Przepraszam, Państwa wiadomość jest dla mnie za długa: proszę ograniczyć ją do mniej niż {MAX_MESSAGE_CHARS} "
+        f"znaków. Można też napisać na adres {o.email} lub zadzwonić pod numer {o.phone} ({o.office_pl})."]
+    assert assistant.texts(sender, '/ask_contact{"language": "en", "contact_channel": "phone"}') == [phone_reply(facts)]
