@@ -13,7 +13,7 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from scripts.assistant import Assistant
-from tests.conftest import ROOT, Facts, fax_reply, phone_reply
+from tests.conftest import ROOT, Facts, fax_reply, phone_reply, phone_reply_pl
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by the Makefile; Playwright downloads no browser
 CHROMIUM_ARGS = [
@@ -24,6 +24,7 @@ SCREENSHOTS = ROOT / "reports" / "screenshots"
 WAIT_MS = 30_000  # how long to wait for an answer; not a speed requirement
 
 TOPICS = ["Contact the office", "Partnerships", "Euroregional Center", "Visiting professors"]
+TOPICS_PL = ["Kontakt z działem", "Partnerstwa", "Centrum Euroregionalne", "Profesorowie wizytujący"]
 MARKUP = "<img src=x onerror=alert(1)>"
 
 
@@ -223,3 +224,32 @@ def test_browser_cannot_take_over_another_senders_conversation(context: BrowserC
     open_chat(page)  # a new conversation, greeted: not the REST visitor's
     assert user_texts(page) == []
     assert re.fullmatch(r"[0-9a-f]{32}", session_id(page))
+
+
+def test_polish_page_speaks_polish(context: BrowserContext, assistant: Assistant, facts: Facts) -> None:
+    """<html lang="pl">: the widget's own texts in Polish, a Polish greeting and quick replies, a Polish
+    question answered in Polish, also when it waited offline as "Jeszcze nie wysłano"."""
+    page = context.new_page()
+    page.goto(f"{assistant.url}/web/pl.html")
+    page.get_by_role("button", name="Czat z asystentem").click()
+    expect(page.locator(".umb-chat__quick-reply")).to_have_text(TOPICS_PL, timeout=WAIT_MS)
+    expect(page.get_by_role("dialog", name="Asystent UMB ds. współpracy")).to_be_visible()
+    expect(page.locator(".umb-chat__msg--bot").first).to_contain_text("Asystent: Dzień dobry! Jestem asystentem UMB")
+    box = page.get_by_label("Treść wiadomości")
+    expect(box).to_have_attribute("placeholder", "Proszę wpisać pytanie…")
+    expect(page.get_by_role("button", name="Wyślij")).to_be_visible()
+    expect(page.get_by_role("button", name="Zamknij czat")).to_be_visible()
+
+    context.set_offline(True)
+    expect(page.locator(".umb-chat__status")).to_contain_text("Brak połączenia z internetem. Wiadomości napisane teraz "
+                                                             "zostaną wysłane po przywróceniu połączenia.")
+    box.fill("jaki jest numer telefonu?")
+    box.press("Enter")
+    expect(page.locator(".umb-chat__msg--user").last).to_contain_text(
+        "Jeszcze nie wysłano: wiadomość zostanie wysłana po przywróceniu połączenia.")
+    context.set_offline(False)
+    answer = page.locator(".umb-chat__msg--bot").last
+    expect(answer.locator(".umb-chat__text")).to_have_text(f"Asystent: {phone_reply_pl(facts)}")
+    expect(answer.get_by_role("group", name="Czy ta odpowiedź była pomocna?")).to_be_visible()
+    expect(answer.get_by_role("button", name="Pomocna odpowiedź", exact=True)).to_be_visible()
+    expect(answer.get_by_role("button", name="Niepomocna odpowiedź")).to_be_visible()

@@ -10,6 +10,9 @@
  *                         the bot greets; empty for none
  *   data-storage          "local" (default: the conversation is kept across tabs and visits) or
  *                         "session" (kept in this tab only)
+ *   data-lang             "en" or "pl": the language of the widget's own texts (default: the page's
+ *                         <html lang>, English unless it is Polish). On a Polish page the greeting
+ *                         asks for Polish answers too: "/greet" is sent as /greet{"language":"pl"}.
  *
  * The widget lives in a Shadow DOM with its own stylesheet in px, so the host page's CSS neither
  * reaches it nor resizes it. Every text is rendered as text: only line breaks and links are made
@@ -23,11 +26,18 @@
   var script = document.currentScript;
   var base = new URL(".", script.src);
   var data = script.dataset;
+  var lang = /^pl\b/i.test(data.lang || document.documentElement.lang || "") ? "pl" : "en";
+  var initialPayload = data.initialPayload === undefined ? "/greet" : data.initialPayload;
+  if (lang === "pl" && /^\/\w+$/.test(initialPayload)) {
+    // the answers' language is the `language` slot: set it with the greeting (an intent's payload)
+    initialPayload += JSON.stringify({ language: "pl" });
+  }
   var cfg = {
     server: (data.server || base.origin).replace(/\/+$/, ""),
-    title: data.title || "Chat",
-    initialPayload: data.initialPayload === undefined ? "/greet" : data.initialPayload,
+    title: data.title || (lang === "pl" ? "Czat" : "Chat"),
+    initialPayload: initialPayload,
     storage: data.storage === "session" ? "sessionStorage" : "localStorage",
+    lang: lang,
   };
   var STORAGE_KEY = "umb-chat:" + cfg.server;
   // The server does not read a message longer than this (MAX_MESSAGE_CHARS in rasa_addons/channels.py).
@@ -38,19 +48,89 @@
   var RECEIPT_TIMEOUT_MS = 3000;
   var FEEDBACK_TIMEOUT_MS = 8000;
   var LINK = /(https?:\/\/[^\s<>"]*[^\s<>".,;:!?)'"]|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
-  var TEXT = {
-    connecting: "Connecting…",
-    lost: "Connection lost, reconnecting… Messages you send now will be sent when it is back.",
-    offline: "You are offline. Messages you send now will be sent when the connection is back.",
-    unreachable: "Cannot reach the assistant, retrying… Messages you send now will be sent when it is back.",
-    refused: "This site is not allowed to use the assistant. The site's editor must add its address (" +
-      location.origin + ") to CORS_ORIGINS in the assistant's settings.",
-    notSent: "Not sent yet: it will be sent when the connection is back.",
-    tooMany: function (seconds) {
-      return "Too many connections from your address: trying again in " + seconds +
-        " s. Messages you send now will be sent then.";
+  /** Polish plural of a count: 1 znak, 2-4 znaki (not 12-14), else znaków. */
+  function plural(n, one, few, many) {
+    var tens = n % 100;
+    return n === 1 ? one : n % 10 >= 2 && n % 10 <= 4 && (tens < 12 || tens > 14) ? few : many;
+  }
+
+  // The widget's own texts, in the page's language (the bot's answers come in the conversation's).
+  var TEXTS = {
+    en: {
+      connecting: "Connecting…",
+      lost: "Connection lost, reconnecting… Messages you send now will be sent when it is back.",
+      offline: "You are offline. Messages you send now will be sent when the connection is back.",
+      unreachable: "Cannot reach the assistant, retrying… Messages you send now will be sent when it is back.",
+      refused: "This site is not allowed to use the assistant. The site's editor must add its address (" +
+        location.origin + ") to CORS_ORIGINS in the assistant's settings.",
+      notSent: "Not sent yet: it will be sent when the connection is back.",
+      tooMany: function (seconds) {
+        return "Too many connections from your address: trying again in " + seconds +
+          " s. Messages you send now will be sent then.";
+      },
+      launcher: "Chat with us",
+      close: "Close chat",
+      tryAgain: "Try again",
+      conversation: "Conversation",
+      yourMessage: "Your message",
+      placeholder: "Type your question…",
+      send: "Send",
+      assistant: "Assistant: ",
+      you: "You: ",
+      suggested: "Suggested questions",
+      helpful: "Helpful",
+      notHelpful: "Not helpful",
+      wasItHelpful: "Was this answer helpful?",
+      feedbackNoConnection: "Your feedback could not be sent: there is no connection to the assistant.",
+      notSentNoConnection: "Not sent: no connection",
+      notSentShort: "Not sent",
+      feedbackFailed: "Your feedback could not be sent",
+      thanks: "Thank you for your feedback.",
+      tooLong: function (over, max) {
+        return over + " characters too long: messages can have up to " + max + " characters.";
+      },
+      left: function (n, max) { return n + " of " + max + " characters left"; },
+      notSentBecause: "Not sent: ",
+    },
+    pl: {
+      connecting: "Łączenie…",
+      lost: "Połączenie zostało przerwane, trwa ponowne łączenie… Wiadomości napisane teraz zostaną wysłane po jego przywróceniu.",
+      offline: "Brak połączenia z internetem. Wiadomości napisane teraz zostaną wysłane po przywróceniu połączenia.",
+      unreachable: "Nie można połączyć się z asystentem, trwa ponowna próba… Wiadomości napisane teraz zostaną wysłane po przywróceniu połączenia.",
+      refused: "Ta strona nie ma dostępu do asystenta. Redaktor strony musi dodać jej adres (" +
+        location.origin + ") do CORS_ORIGINS w ustawieniach asystenta.",
+      notSent: "Jeszcze nie wysłano: wiadomość zostanie wysłana po przywróceniu połączenia.",
+      tooMany: function (seconds) {
+        return "Zbyt wiele połączeń z tego adresu: ponowna próba za " + seconds +
+          " s. Wiadomości napisane teraz zostaną wtedy wysłane.";
+      },
+      launcher: "Czat z asystentem",
+      close: "Zamknij czat",
+      tryAgain: "Spróbuj ponownie",
+      conversation: "Rozmowa",
+      yourMessage: "Treść wiadomości",
+      placeholder: "Proszę wpisać pytanie…",
+      send: "Wyślij",
+      assistant: "Asystent: ",
+      you: "Ty: ",
+      suggested: "Proponowane pytania",
+      helpful: "Pomocna odpowiedź",
+      notHelpful: "Niepomocna odpowiedź",
+      wasItHelpful: "Czy ta odpowiedź była pomocna?",
+      feedbackNoConnection: "Nie udało się wysłać opinii: brak połączenia z asystentem.",
+      notSentNoConnection: "Nie wysłano: brak połączenia",
+      notSentShort: "Nie wysłano",
+      feedbackFailed: "Nie udało się wysłać opinii",
+      thanks: "Dziękujemy za opinię.",
+      tooLong: function (over, max) {
+        return over + " " + plural(over, "znak", "znaki", "znaków") + " za dużo: wiadomość może mieć najwyżej " +
+          max + " znaków.";
+      },
+      left: function (n, max) { return "Pozostało " + n + " z " + max + " znaków"; },
+      notSentBecause: "Nie wysłano: ",
     },
   };
+  var TEXT = TEXTS[cfg.lang];
   var retryTimer = null;
 
   var tabId = newId(); // this tab's outbox entries carry it (see adoptOrphans)
@@ -127,27 +207,27 @@
   var host = el("umb-chat-widget");
   var shadow = host.attachShadow({ mode: "open" });
   var uid = "umb-chat-" + newId();
-  var root = el("div", { class: "umb-chat" });
+  var root = el("div", { class: "umb-chat", lang: cfg.lang });
   var launcher = el("button", {
     type: "button", class: "umb-chat__launcher", "aria-expanded": "false", "aria-controls": uid + "-panel",
-  }, "Chat with us");
+  }, TEXT.launcher);
   var panel = el("div", { id: uid + "-panel", class: "umb-chat__panel", role: "dialog", "aria-labelledby": uid + "-title" });
   panel.hidden = true;
   var header = el("div", { class: "umb-chat__header" });
   var title = el("h2", { id: uid + "-title", class: "umb-chat__title" }, cfg.title);
-  var closeBtn = el("button", { type: "button", class: "umb-chat__close", "aria-label": "Close chat" }, "\u00d7");
+  var closeBtn = el("button", { type: "button", class: "umb-chat__close", "aria-label": TEXT.close }, "\u00d7");
   var status = el("div", { class: "umb-chat__status", role: "status" });
   var statusText = el("span");
-  var tryAgain = el("button", { type: "button", class: "umb-chat__try-again" }, "Try again");
-  var log = el("div", { class: "umb-chat__log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+  var tryAgain = el("button", { type: "button", class: "umb-chat__try-again" }, TEXT.tryAgain);
+  var log = el("div", { class: "umb-chat__log", role: "log", "aria-live": "polite", "aria-label": TEXT.conversation, tabindex: "0" });
   var list = el("ol", { class: "umb-chat__list" });
   var form = el("form", { class: "umb-chat__form" });
-  var label = el("label", { for: uid + "-input", class: "umb-chat__sr-only" }, "Your message");
+  var label = el("label", { for: uid + "-input", class: "umb-chat__sr-only" }, TEXT.yourMessage);
   var input = el("input", {
     id: uid + "-input", class: "umb-chat__input", type: "text", autocomplete: "off",
-    placeholder: "Type your question…", "aria-describedby": uid + "-count",
+    placeholder: TEXT.placeholder, "aria-describedby": uid + "-count",
   });
-  var sendBtn = el("button", { type: "submit", class: "umb-chat__send" }, "Send");
+  var sendBtn = el("button", { type: "submit", class: "umb-chat__send" }, TEXT.send);
   var count = el("p", { id: uid + "-count", class: "umb-chat__count" });
   var notice = el("p", { class: "umb-chat__sr-only", role: "status" }); // announcements only
   count.hidden = true;
@@ -215,14 +295,14 @@
   function showBot(text, buttons) {
     var item = el("li", { class: "umb-chat__msg umb-chat__msg--bot" });
     var bubble = el("div", { class: "umb-chat__text" });
-    bubble.appendChild(el("span", { class: "umb-chat__sr-only" }, "Assistant: "));
+    bubble.appendChild(el("span", { class: "umb-chat__sr-only" }, TEXT.assistant));
     appendRichText(bubble, text);
     item.appendChild(bubble);
     if (lastUserId) item.appendChild(feedbackButtons(lastUserId + ":" + answerIndex++, lastUserId, text));
     list.appendChild(item);
     removeQuickReplies();
     if (buttons && buttons.length) {
-      var group = el("div", { class: "umb-chat__quick-replies", role: "group", "aria-label": "Suggested questions" });
+      var group = el("div", { class: "umb-chat__quick-replies", role: "group", "aria-label": TEXT.suggested });
       buttons.forEach(function (b) {
         var btn = el("button", { type: "button", class: "umb-chat__quick-reply" }, b.title);
         btn.addEventListener("click", function () {
@@ -243,7 +323,7 @@
     if (hidden) return;
     var item = el("li", { class: "umb-chat__msg umb-chat__msg--user" });
     var bubble = el("div", { class: "umb-chat__text" });
-    bubble.appendChild(el("span", { class: "umb-chat__sr-only" }, "You: "));
+    bubble.appendChild(el("span", { class: "umb-chat__sr-only" }, TEXT.you));
     bubble.appendChild(document.createTextNode(msg.label));
     item.appendChild(bubble);
     list.appendChild(item);
@@ -280,8 +360,8 @@
   // ---------- feedback on the bot's answers ----------
 
   var FEEDBACK = [
-    { value: "up", label: "Helpful", turn: "" },
-    { value: "down", label: "Not helpful", turn: "rotate(180 12 12)" },
+    { value: "up", label: TEXT.helpful, turn: "" },
+    { value: "down", label: TEXT.notHelpful, turn: "rotate(180 12 12)" },
   ];
   var SVG = "http://www.w3.org/2000/svg";
   var THUMB = "M2 10h4v11H2zM8 10l4-7c1.5 0 2.5 1 2.2 2.6L13.5 9H20c1.2 0 2 1 1.8 2.2l-1.5 8c-.2 1.1-1.1 1.8-2.2 1.8H8z";
@@ -300,7 +380,7 @@
   }
 
   function feedbackButtons(key, messageId, text) {
-    var group = el("div", { class: "umb-chat__feedback", role: "group", "aria-label": "Was this answer helpful?" });
+    var group = el("div", { class: "umb-chat__feedback", role: "group", "aria-label": TEXT.wasItHelpful });
     var thanks = el("span", { class: "umb-chat__thanks" });
     var buttons = FEEDBACK.map(function (f) {
       var btn = el("button", {
@@ -329,8 +409,8 @@
   function rate(key, messageId, text, value, show) {
     var before = state.feedback[key] || "none";
     if (!ready) {
-      announce("Your feedback could not be sent: there is no connection to the assistant.");
-      show(before, "Not sent: no connection");
+      announce(TEXT.feedbackNoConnection);
+      show(before, TEXT.notSentNoConnection);
       return;
     }
     show(value, "");
@@ -338,8 +418,8 @@
     var timer = setTimeout(function () {
       if (done) return;
       done = true;
-      show(before, "Not sent");
-      announce("Your feedback could not be sent.");
+      show(before, TEXT.notSentShort);
+      announce(TEXT.feedbackFailed + ".");
     }, FEEDBACK_TIMEOUT_MS);
     socket.emit("feedback", { session_id: state.sessionId, message_id: messageId, answer: text, value: value }, function (reply) {
       if (done) return;
@@ -347,12 +427,12 @@
       clearTimeout(timer);
       if (reply && reply.stored) {
         update(function (s) { if (value === "none") delete s.feedback[key]; else s.feedback[key] = value; });
-        var thanks = value === "none" ? "" : "Thank you for your feedback.";
+        var thanks = value === "none" ? "" : TEXT.thanks;
         show(value, thanks);
         if (thanks) announce(thanks);
       } else {
-        show(before, "Not sent");
-        announce("Your feedback could not be sent" + (reply && reply.error ? ": " + reply.error : "."));
+        show(before, TEXT.notSentShort);
+        announce(TEXT.feedbackFailed + (reply && reply.error ? ": " + reply.error : "."));
       }
     });
   }
@@ -367,10 +447,10 @@
     count.hidden = level === "ok";
     count.classList.toggle("umb-chat__count--over", level === "over");
     if (level === "over") {
-      count.textContent = (n - MAX_CHARS) + " characters too long: messages can have up to " + MAX_CHARS + " characters.";
+      count.textContent = TEXT.tooLong(n - MAX_CHARS, MAX_CHARS);
       input.setAttribute("aria-invalid", "true");
     } else {
-      count.textContent = (MAX_CHARS - n) + " of " + MAX_CHARS + " characters left";
+      count.textContent = TEXT.left(MAX_CHARS - n, MAX_CHARS);
       input.removeAttribute("aria-invalid");
     }
     if (level !== lengthLevel && level !== "ok") announce(count.textContent);
@@ -385,7 +465,7 @@
     text = text.trim();
     if (!text) return false;
     if (charCount(text) > MAX_CHARS) {
-      announce("Not sent: " + count.textContent);
+      announce(TEXT.notSentBecause + count.textContent);
       return false;
     }
     removeQuickReplies();
@@ -411,7 +491,7 @@
       setStatus(msg, "waiting");
       connectionLost(TEXT.lost);
     }, RECEIPT_TIMEOUT_MS);
-    socket.emit("user_uttered", { message: msg.text, session_id: state.sessionId, metadata: { message_id: msg.id } }, received);
+    socket.emit("user_uttered", { message: msg.text, session_id: state.sessionId, metadata: { message_id: msg.id, lang: cfg.lang } }, received);
     awaitingSession = false;
     socket.emit("session_request", { session_id: state.sessionId }, received);
   }
