@@ -130,7 +130,7 @@ class FactsError(Exception):
     `kind` is what went wrong: "unreadable", "yaml", "missing" (a required fact), "unexpected" (a
     name the schema does not know), "malformed" (a value not in its form), "empty" (no value, or
     not a text or list), "not_a_fact" (a changed_by_staff entry naming no fact), "translation" (a
-    Polish form that does not match its English fact: another number of items, other numbers) or
+    Polish list with another number of items than its English one) or
     "invalid". `key` is the fact's name for "missing" and "unexpected" (`location_pl` for a
     missing Polish form, whose line is then its English fact's).
     """
@@ -216,11 +216,8 @@ def _check_changes(path: Path, doc: Any, facts: Dict[str, Any]) -> None:
                              f"source.changed_by_staff.{i}.field", "not_a_fact")
 
 
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
 def _check_translations(path: Path, doc: Any, facts: Dict[str, Any]) -> None:
-    """Each Polish form says what its English fact says: as many items, the same numbers."""
+    """Each translated list has one Polish item for each English item."""
     for english in TRANSLATED:
         *sections, name = english.split(".")
         section: Any = facts
@@ -228,16 +225,10 @@ def _check_translations(path: Path, doc: Any, facts: Dict[str, Any]) -> None:
             section = section[key]
         en, pl = section[name], section[name + POLISH]
         keys: List[Any] = [*sections, name + POLISH]
-        field = ".".join(keys)
         if isinstance(en, list) and len(en) != len(pl):
             raise FactsError(path, f"has {len(pl)} item{'s' * (len(pl) != 1)}, but '{name}' has {len(en)}: "
-                             "each item needs its Polish form, in the same order", _line_of(doc, keys) or 1, field, "translation")
-        for i, (one, other) in enumerate(zip(en, pl) if isinstance(en, list) else [(en, pl)]):
-            if NUMBER.findall(str(one)) != NUMBER.findall(str(other)):
-                at = [*keys, i] if isinstance(en, list) else keys
-                raise FactsError(path, f"the Polish form '{other}' does not have the numbers of '{one}' "
-                                 f"({', '.join(NUMBER.findall(str(one))) or 'none'})", _line_of(doc, at) or 1,
-                                 field, "translation")
+                             "each item needs its Polish form, in the same order", _line_of(doc, keys) or 1,
+                             ".".join(keys), "translation")
 
 
 def parse(path: Path) -> Dict[str, Any]:

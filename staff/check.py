@@ -297,7 +297,7 @@ def _facts_problem(error: FactsError) -> Problem:
                "fact in Polish, as it reads in the Polish answers (docs/STAFF.md, \"Polish answers\").")
     elif error.kind == "translation":
         fix = ("Make the Polish form say what its English fact says: one Polish item for each English item, in the "
-               "same order, and the same numbers. Change the English fact and its `_pl` line together.")
+               "same order. Change the English fact and its `_pl` lines together.")
     elif error.kind == "missing":
         what = f"the fact '{error.key}' is missing ({what})"
         fix = (f"Add the line `{error.key}: ...` back under this section, indented like its neighbours. "
