@@ -35,6 +35,7 @@ from rasa_addons.logs import pseudonymizer
 from staff.facts_edit import _yaml, editable_fields, save, value_of
 from staff.retention import delete as delete_conversations
 from staff.train import MODEL, ROOT as PROJECT, reload
+from staff.versioning import commit_file
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,11 @@ class Console:
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         """Blocking work (hashing, reading the store, writing files) off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args))
+
+    async def commit(self, path: Path, who: str, message: str) -> Optional[str]:
+        """The saved file as a git commit of its own by `who` (staff.versioning), unless STAFF_GIT_COMMITS
+        is off; None when not committed (not a git checkout)."""
+        return await self.run(commit_file, path, who, f"Staff console: {message}") if self.settings.git_commits else None
 
     def render(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         token = getattr(request.ctx, "token", None)
@@ -237,7 +243,8 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
             except ExampleRefused as e:
                 c.flash(request, "error", f"Not added: {e}")
                 return response.redirect("/inbox", status=303)
-            c.audit.record(request.ctx.user, "example added", intent=intent, text=text, file=path.name, line=line)
+            commit = await c.commit(path, request.ctx.user, f"example of {intent} added")
+            c.audit.record(request.ctx.user, "example added", intent=intent, text=text, file=path.name, line=line, commit=commit)
             c.flash(request, "ok", f"“{text}” added as an example of {intent} ({path.name}, line {line}). "
                                    "The assistant learns it at the next training.")
         else:
@@ -274,10 +281,11 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
         doc = _yaml().load(s.facts.read_text(encoding="utf-8"))
         before = {field: value_of(doc, field) for field in values}
         changed = await c.run(save, s.facts, values, request.ctx.user, datetime.date.today())
+        commit = await c.commit(s.facts, request.ctx.user, f"{', '.join(changed)} {'undone' if undoes else 'changed'}") if changed else None
         for field in changed:
             c.store.add_fact_change(field, before[field], values[field], request.ctx.user, undoes)
             c.audit.record(request.ctx.user, "fact undone" if undoes else "fact changed", field=field,
-                           old=before[field], new=values[field], **({"undoes": undoes} if undoes else {}))
+                           old=before[field], new=values[field], commit=commit, **({"undoes": undoes} if undoes else {}))
         return changed
 
     @app.post("/facts")
@@ -330,8 +338,11 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
     # --- the answers (responses in domain.yml) -------------------------------------------------
     def answers_page(request: Request, status: int = 200, error: str = "", name: str = "",
                      texts: Optional[List[str]] = None) -> HTTPResponse:
-        responses = [(n, texts if n == name and texts is not None else current, _texts_digest(current))
-                     for n, current in wordings(s.domain)]
+        responses = []
+        for n, variants in wordings(s.domain):
+            current = [text for _, text in variants]
+            shown = texts if n == name and texts is not None and len(texts) == len(current) else current
+            responses.append((n, [(when, text) for (when, _), text in zip(variants, shown)], _texts_digest(current)))
         return c.render(request, "answers.html", status, responses=responses, error=error, error_name=name,
                         placeholders=sorted(PLACEHOLDERS), code_variables=CODE_VARIABLES)
 
@@ -342,16 +353,17 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
     @app.post("/answers")
     async def answers_save(request: Request) -> HTTPResponse:
         name, texts = request.form.get("name") or "", request.form.getlist("text") or []
-        current = dict(wordings(s.domain)).get(name)
-        if current is None or request.form.get("base") != _texts_digest(current):
+        variants = dict(wordings(s.domain)).get(name)
+        if variants is None or request.form.get("base") != _texts_digest([text for _, text in variants]):
             return answers_page(request, 409, "This answer was changed by someone else meanwhile: the form now shows "
                                               "their wording. Make your change again.", name)
         try:
             changed = await c.run(save_wording, s.domain, name, texts, PROJECT, s.facts)
         except WordingRefused as e:
             return answers_page(request, 422, f"Not saved: {e}", name, texts)
+        commit = await c.commit(s.domain, request.ctx.user, f"wording of {name} changed") if changed else None
         for old, new in changed:
-            c.audit.record(request.ctx.user, "answer changed", response=name, old=old, new=new)
+            c.audit.record(request.ctx.user, "answer changed", response=name, old=old, new=new, commit=commit)
         c.flash(request, "ok", f"Saved: {name}. The assistant uses the new wording after the next training "
                                "(Check, train, test, switch)." if changed else "Nothing changed.")
         return response.redirect("/answers", status=303)

@@ -35,6 +35,7 @@ class Settings:
     facts: Path
     nlu_dir: Path
     domain: Path
+    git_commits: bool
     secure_cookies: bool
     session_hours: float
     login_limit: int
@@ -57,6 +58,7 @@ class Settings:
             facts=_path(env, "UMB_FACTS_FILE", "data/facts.yml"),
             nlu_dir=_path(env, "STAFF_NLU_DIR", "data/nlu"),
             domain=_path(env, "STAFF_DOMAIN", "domain.yml"),
+            git_commits=(env.get("STAFF_GIT_COMMITS") or "true").lower() in ("1", "true", "yes"),
             secure_cookies=(env.get("STAFF_SECURE_COOKIES") or "false").lower() in ("1", "true", "yes"),
             session_hours=float(env.get("STAFF_SESSION_HOURS") or 8),
             login_limit=int(env.get("STAFF_LOGIN_LIMIT") or 5),

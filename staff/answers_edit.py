@@ -30,10 +30,15 @@ def _text_variants(doc: Any, name: str) -> List[CommentedMap]:
     return [v for v in variants if isinstance(v, CommentedMap) and isinstance(v.get("text"), str)]
 
 
-def wordings(domain: Path) -> List[Tuple[str, List[str]]]:
-    """Each response with a text, in the file's order: (name, the texts of its variants)."""
+def _when(variant: CommentedMap) -> str:
+    """A variant's condition in words ("language = pl"); "" for the one sent otherwise."""
+    return ", ".join(f"{c.get('name')} = {c.get('value')}" for c in variant.get("condition") or [] if isinstance(c, dict))
+
+
+def wordings(domain: Path) -> List[Tuple[str, List[Tuple[str, str]]]]:
+    """Each response with a text, in the file's order: (name, [(condition, text) of each variant])."""
     doc = _yaml().load(domain.read_text(encoding="utf-8"))
-    return [(name, [str(v["text"]) for v in _text_variants(doc, name)]) for name in doc.get("responses") or {}
+    return [(name, [(_when(v), str(v["text"])) for v in _text_variants(doc, name)]) for name in doc.get("responses") or {}
             if _text_variants(doc, name)]
 
 

@@ -73,12 +73,16 @@ def _set(doc: Any, path: str, value: Value) -> None:
     old = node[key]
     if isinstance(value, list):
         seq = old if isinstance(old, CommentedSeq) else CommentedSeq()
+        # the comment lines after the list belong to its last item: they stay after the list
+        tail = seq.ca.items.pop(len(seq) - 1, None) if len(seq) else None
         del seq[len(value):]
         for i, item in enumerate(value):
             if i < len(seq):
                 seq[i] = type(seq[i])(item) if isinstance(seq[i], ScalarString) else item
             else:
                 seq.append(item)
+        if tail is not None and len(seq):
+            seq.ca.items[len(seq) - 1] = tail
         node[key] = seq
     else:
         node[key] = type(old)(value) if isinstance(old, ScalarString) else value

@@ -14,6 +14,7 @@ import logging
 import re
 import shutil
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -34,6 +35,7 @@ from staff.answers_edit import WordingRefused, save_wording, wordings
 from staff.check import check
 from staff.examples import ExampleRefused, add_example
 from staff.facts_edit import save
+from staff.versioning import commit_file
 from tests.conftest import FACTS_FILE, ROOT, Facts, phone_reply, record_change
 from tests.test_widget import CHROMIUM, CHROMIUM_ARGS
 
@@ -100,12 +102,15 @@ def test_fact_saved_as_docs_staff_md_says(tmp_path: Path) -> None:
 def test_list_fact_saved_and_recorded_once_per_fact(tmp_path: Path) -> None:
     path = tmp_path / "facts.yml"
     shutil.copy(FACTS_FILE, path)
-    regions = parse(FACTS_FILE)["partnerships"]["regions"]
-    save(path, {"partnerships.regions": regions + ["Canada"]}, "anna", datetime.date(2026, 12, 1))
-    save(path, {"partnerships.regions": regions[:1]}, "piotr", datetime.date(2026, 12, 2))
+    regions, polish = parse(FACTS_FILE)["partnerships"]["regions"], parse(FACTS_FILE)["partnerships"]["regions_pl"]
+    with pytest.raises(FactsError, match="each item needs its Polish form"):  # a region and its Polish form go together
+        save(path, {"partnerships.regions": regions + ["Canada"]}, "anna", datetime.date(2026, 12, 1))
+    save(path, {"partnerships.regions": regions + ["Canada"], "partnerships.regions_pl": polish + ["w Kanadzie"]}, "anna", datetime.date(2026, 12, 1))
+    save(path, {"partnerships.regions": regions[:1], "partnerships.regions_pl": polish[:1]}, "piotr", datetime.date(2026, 12, 2))
     facts = parse(path)
-    assert facts["partnerships"]["regions"] == regions[:1]
-    assert facts["source"]["changed_by_staff"] == [{"field": "partnerships.regions", "by": "piotr", "on": "2026-12-02"}]
+    assert (facts["partnerships"]["regions"], facts["partnerships"]["regions_pl"]) == (regions[:1], polish[:1])
+    assert facts["source"]["changed_by_staff"] == [{"field": f"partnerships.{name}", "by": "piotr", "on": "2026-12-02"}
+                                                   for name in ("regions", "regions_pl")]
     assert comments(path.read_text()) == comments(FACTS_FILE.read_text())
 
 
@@ -252,15 +257,16 @@ def test_wording_saved_keeping_the_rest_of_domain_yml(tmp_path: Path) -> None:
     domain = tmp_path / "domain.yml"
     shutil.copy(ROOT / "domain.yml", domain)
     before = domain.read_text().splitlines(keepends=True)
-    new = "Glad to help!\nAnything else about {office}? Write to {email}."
-    assert save_wording(domain, "utter_thank", [new], ROOT, FACTS_FILE) == [
+    new = "Glad to help!\nAnything else you'd like to know?"
+    polish = dict(dict(wordings(domain))["utter_thank"])["language = pl"]
+    assert save_wording(domain, "utter_thank", [new, polish], ROOT, FACTS_FILE) == [
         ("You're welcome! Is there anything else you'd like to know?", new)]
     after = domain.read_text().splitlines(keepends=True)
     changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
     assert len(after) == len(before) and len(changed) == 1  # comments, anchors, quotes, the other answers: as they were
-    assert after[changed[0]] == '    - text: "Glad to help!\\nAnything else about {office}? Write to {email}."\n'
-    assert dict(wordings(domain))["utter_thank"] == [new]
-    assert save_wording(domain, "utter_thank", [new + "  \r\n"], ROOT, FACTS_FILE) == []  # nothing changed
+    assert after[changed[0]] == '    - text: "Glad to help!\\nAnything else you\'d like to know?"\n'
+    assert dict(wordings(domain))["utter_thank"] == [("", new), ("language = pl", polish)]
+    assert save_wording(domain, "utter_thank", [new + "  \r\n", polish], ROOT, FACTS_FILE) == []  # nothing changed
 
 
 @pytest.mark.parametrize("text, message", [
@@ -271,8 +277,9 @@ def test_wording_saved_keeping_the_rest_of_domain_yml(tmp_path: Path) -> None:
 def test_wrong_wording_refused_with_the_problem_and_nothing_written(tmp_path: Path, text: str, message: str) -> None:
     domain = tmp_path / "domain.yml"
     shutil.copy(ROOT / "domain.yml", domain)
+    polish = dict(dict(wordings(domain))["utter_thank"])["language = pl"]
     with pytest.raises(WordingRefused, match=re.escape(message)):
-        save_wording(domain, "utter_thank", [text], ROOT, FACTS_FILE)
+        save_wording(domain, "utter_thank", [text, polish], ROOT, FACTS_FILE)
     assert domain.read_text() == (ROOT / "domain.yml").read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["domain.yml"]
 
@@ -287,13 +294,41 @@ def test_make_check_reports_an_unknown_placeholder(tmp_path: Path) -> None:
         "the response 'utter_contact_fax' uses {fax_number}, which is not a placeholder the assistant fills in."]
 
 
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false", *args],
+                          cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_saved_file_committed_alone_as_the_staff_member(tmp_path: Path) -> None:
+    """Only the file saved goes into the commit: what else is staged or edited stays so; outside a
+    checkout, nothing happens."""
+    (tmp_path / "facts.yml").write_text("a: 1\n")
+    (tmp_path / "other.yml").write_text("b: 1\n")
+    assert commit_file(tmp_path / "facts.yml", STAFF, "facts changed") is None  # not a git checkout (yet)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "start")
+    (tmp_path / "facts.yml").write_text("a: 2\n")
+    (tmp_path / "other.yml").write_text("b: 2\n")
+    git(tmp_path, "add", "other.yml")  # someone's work in progress
+    commit = commit_file(tmp_path / "facts.yml", STAFF, "Staff console: contact.phone changed")
+    assert commit == git(tmp_path, "rev-parse", "--short", "HEAD")
+    assert git(tmp_path, "log", "-1", "--format=%an <%ae>|%cn|%s") == \
+        f"{STAFF} <{STAFF}@staff-console>|UMB staff console|Staff console: contact.phone changed"
+    assert git(tmp_path, "show", "--name-only", "--format=", "HEAD") == "facts.yml"
+    assert git(tmp_path, "diff", "--cached", "--name-only") == "other.yml"
+
+
 # --- the running console -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def assistant(workdir: Path) -> Iterator[Assistant]:
-    """Both servers and the console (run script), on copies of the facts, data/nlu/ and domain.yml."""
+    """Both servers and the console (run script), on copies of the facts, data/nlu/ and domain.yml
+    in a git checkout of their own."""
     shutil.copytree(NLU, workdir / "nlu")
     shutil.copy(ROOT / "domain.yml", workdir / "domain.yml")
+    for args in (["init", "-q"], ["add", "facts.yml", "nlu", "domain.yml"], ["commit", "-q", "-m", "copies"]):
+        git(workdir, *args)  # a git checkout, as a deployment may be: saved changes become commits
     env = {
         "STAFF_DOMAIN": str(workdir / "domain.yml"),
         "UMB_FACTS_FILE": str(workdir / "facts.yml"), "STAFF_NLU_DIR": str(workdir / "nlu"),
@@ -431,18 +466,22 @@ def test_answer_wording_changed_in_the_console(assistant: Assistant, workdir: Pa
     form = page.split('id="utter_contact_fax"', 1)[1].split("</form>", 1)[0]
     base = form.split('name="base" value="', 1)[1].split('"', 1)[0]
     fields = {"csrf": csrf_of(page), "name": "utter_contact_fax", "base": base}
+    polish = "{office} – numer faksu: {fax}."
+    assert f"(when language = pl)\n      <textarea name=\"text\" rows=\"3\">{polish}</textarea>" in form
     domain = (workdir / "domain.yml").read_text()
-    refused = session.post(f"{assistant.console}/answers", data={**fields, "text": "Fax: <b>{fax}</b> or +48 85 748 54 16"})
+    refused = session.post(f"{assistant.console}/answers", data={**fields, "text": ["Fax: <b>{fax}</b> or +48 85 748 54 16", polish]})
     assert refused.status_code == 422 and "Not saved: the response &#39;utter_contact_fax&#39; contains &#39;+48 85 748 54 16&#39;" in refused.text
     assert "Fax: &lt;b&gt;{fax}&lt;/b&gt; or +48 85 748 54 16</textarea>" in refused.text  # what was typed, kept, inert
     assert (workdir / "domain.yml").read_text() == domain
-    saved = session.post(f"{assistant.console}/answers", data={**fields, "text": "Our fax: {fax}."})
+    saved = session.post(f"{assistant.console}/answers", data={**fields, "text": ["Our fax ({office}): {fax}.", polish]})
     assert "Saved: utter_contact_fax. The assistant uses the new wording after the next training" in saved.text
-    assert (workdir / "domain.yml").read_text() == domain.replace("The {office}'s fax number is {fax}.", "Our fax: {fax}.")
-    stale = session.post(f"{assistant.console}/answers", data={**fields, "text": "Fax: {fax}"})
+    assert (workdir / "domain.yml").read_text() == domain.replace("The {office}'s fax number is {fax}.", "Our fax ({office}): {fax}.")
+    stale = session.post(f"{assistant.console}/answers", data={**fields, "text": ["Fax: {fax}", polish]})
     assert stale.status_code == 409 and "changed by someone else meanwhile" in stale.text
     entry = json.loads((workdir / "audit.log").read_text().splitlines()[-1])
-    assert (entry["who"], entry["what"], entry["response"], entry["new"]) == (STAFF, "answer changed", "utter_contact_fax", "Our fax: {fax}.")
+    assert (entry["who"], entry["what"], entry["response"], entry["new"]) == (STAFF, "answer changed", "utter_contact_fax", "Our fax ({office}): {fax}.")
+    assert entry["commit"] == git(workdir, "rev-parse", "--short", "HEAD")  # versioned: a commit of domain.yml alone, by the staff member
+    assert git(workdir, "log", "-1", "--format=%an|%s", "--name-only") == f"{STAFF}|Staff console: wording of utter_contact_fax changed\n\ndomain.yml"
 
 
 def test_staff_member_labels_a_question_and_changes_the_phone(assistant: Assistant, workdir: Path) -> None:
