@@ -235,7 +235,16 @@ class SpellingCorrector(GraphComponent):
         for m in training_data.training_examples:
             examples[POLISH if m.get(LANGUAGE) == POLISH else ENGLISH].append(m.get(TEXT) or "")
         counts = self._count(examples[ENGLISH] + examples[POLISH] + names)
-        by_language = {language: dict(self._count(texts + names)) for language, texts in examples.items()}
+        # the names' words by language too ("numer" is Polish: "numbr" in English must not become it),
+        # told by a language model of the examples; a word it cannot place goes to both
+        model = LanguageModel.train(examples)
+        name_words = self._count(names)
+        by_language = {language: dict(self._count(texts)) for language, texts in examples.items()}
+        for word, n in name_words.items():
+            said = model.detect(word)
+            for language in (ENGLISH, POLISH):
+                if said in (None, language):
+                    by_language[language][word] = by_language[language].get(word, 0) + n
         with self._model_storage.write_to(self._resource) as path:
             (path / "vocabulary.json").write_text(json.dumps(dict(counts)), encoding="utf-8")
             (path / "by_language.json").write_text(json.dumps(by_language), encoding="utf-8")
