@@ -1,9 +1,13 @@
 """The project's own NLU components (rasa_addons/nlu.py), alone and in the trained model."""
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
+import yaml
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
+from rasa_addons.language import LanguageModel, evaluate
 from rasa_addons.nlu import OffTopicGate, SpellingCorrector
+from tests.conftest import ROOT
 
 
 def gate(*words: str) -> OffTopicGate:
@@ -44,3 +48,107 @@ async def test_the_trained_model_sends_another_domain_to_out_of_scope(agent, tex
 async def test_the_trained_model_keeps_a_topic_question_with_page_words(agent) -> None:
     parsed = await agent.parse_message("what is the special focus of the expert lectures?")
     assert parsed["intent"]["name"] == "ask_visiting_professors"
+
+
+# --- language detection (issue 12): rasa_addons/language.py, trained on the examples as the model is
+
+LANGUAGE_SET = ROOT / "tests/nlu/language.yml"
+
+
+@pytest.fixture(scope="module")
+def detector() -> LanguageModel:
+    texts: Dict[str, List[str]] = {"en": [], "pl": []}
+    for file in sorted((ROOT / "data/nlu").rglob("*.yml")):
+        data = RasaYAMLReader().reads(file.read_text(encoding="utf-8"))
+        texts["pl" if (ROOT / "data/nlu/pl") in file.parents else "en"] += [m.get("text") for m in data.intent_examples]
+    return LanguageModel.train(texts)
+
+
+@pytest.mark.parametrize("text, language", [
+    ("faks?", "pl"), ("dzięki", "pl"), ("dzieki", "pl"), ("telefon?", "pl"), ("a faks?", "pl"), ("cześć", "pl"),
+    ("kiedy powstalo centrum euroregionalne", "pl"), ("Łódź", "pl"),  # a Polish letter settles it
+    ("fax?", "en"), ("thanks", "en"), ("bye", "en"), ("what is the phone number", "en"),
+    ("ok", None), ("hi", None), ("?", None), ("", None), ("UMB", None), ("email?", None),
+])
+def test_the_detector_tells_short_messages_and_says_nothing_when_they_do_not_tell(detector, text: str, language) -> None:
+    assert detector.detect(text) == language
+
+
+def test_the_detector_is_right_on_at_least_98_percent_of_the_labelled_set(detector) -> None:
+    labelled = yaml.safe_load(LANGUAGE_SET.read_text(encoding="utf-8"))
+    pairs = [(str(t), None if lang == "none" else lang) for lang, items in labelled.items() for t in items]
+    result = evaluate(detector, pairs)
+    assert result["total"] >= 100
+    assert result["right"] / result["total"] >= 0.98, result["wrong"]
+    # never the wrong language on an English message (the conversation would switch)
+    assert not [w for w in result["wrong"] if w[1] == "en"], result["wrong"]
+
+
+def test_the_labelled_set_tests_messages_the_detector_was_not_trained_on(detector) -> None:
+    labelled = yaml.safe_load(LANGUAGE_SET.read_text(encoding="utf-8"))
+    trained = set()
+    for file in (ROOT / "data/nlu").rglob("*.yml"):
+        trained |= {m.get("text").lower() for m in RasaYAMLReader().reads(file.read_text(encoding="utf-8")).intent_examples}
+    assert not [t for items in labelled.values() for t in items if str(t).lower() in trained]
+
+
+def test_the_spelling_corrector_mends_a_polish_word_towards_polish_words_only() -> None:
+    corrector = SpellingCorrector(None, None, {"adres": 4, "address": 3, "profesorowie": 2},
+                                  {"en": {"address": 3}, "pl": {"adres": 4, "profesorowie": 2}})
+    assert corrector.correction("aders", "pl") == "adres"
+    assert corrector.correction("profesorwie", "pl") == "profesorowie"
+    assert corrector.correction("addres", "en") == "address"
+    assert corrector.correction("adress", "pl") == "adres"  # never the English word in a Polish message
+    assert corrector.correction("wspolpraca", "pl") is None  # nothing near it: left as it is
+
+
+def test_the_gate_knows_polish_words_by_their_stem_and_skips_polish_function_words() -> None:
+    g = gate("współpracy", "profesorowie", "centrum")
+    assert not g.off_topic("jak wygląda współpraca z zagranicą?", "pl")  # "współpraca": the stem of "współpracy"
+    assert g.off_topic("jaka będzie jutro pogoda w warszawie?", "pl")
+    assert not g.off_topic("kto ich finansuje?", "pl")  # refers back
+
+
+async def test_the_trained_model_finds_the_language_of_each_message(agent) -> None:
+    def language(parsed: Dict[str, Any]) -> List[str]:
+        return [e["value"] for e in parsed["entities"] if e["entity"] == "language"]
+
+    assert language(await agent.parse_message("jaki jest numer faksu?")) == ["pl"]
+    assert language(await agent.parse_message("what is the fax number?")) == ["en"]
+    assert language(await agent.parse_message("ok")) == []  # the slot keeps the conversation's language
+
+
+@pytest.mark.parametrize("text, intent, entities", [
+    ("jaki jest numer telefonu do działu współpracy międzynarodowej?", "ask_contact", {("contact_channel", "phone"), ("subject", "contact")}),
+    ("a faks?", "ask_contact", {("contact_channel", "fax")}),
+    ("podajcie prosze adres mailowy biura", "ask_contact", {("contact_channel", "email"), ("subject", "contact")}),
+    ("czy macie partnerów w stanach zjednoczonych?", "ask_partnerships", {("country", "the U.S."), ("subject", "partnerships")}),
+    ("współpracujecie z japonią?", "ask_partnerships", {("country", "Japan")}),
+    ("czy wilno należy do centrum euroregionalnego?", "ask_euroregional_center",
+     {("institution", "Medical Division of University of Vilnius"), ("subject", "euroregional_center")}),
+    ("kiedy założono euroregionalne centrum medyczne?", "ask_euroregional_center", {("aspect", "founding")}),
+    ("kto finansuje profesorów wizytujących?", "ask_visiting_professors", {("aspect", "funding"), ("subject", "visiting_professors")}),
+    ("czy profesorowie przyjezdzaja z harvardu?", "ask_visiting_professors", {("institution", "Harvard Medical School")}),
+    ("kiedy była ostatnia aktualizacja strony?", "ask_last_update", {("subject", "last_update")}),
+    ("dziękuję bardzo za informacje", "thank", set()),
+    ("dzien dobry państwu", "greet", set()),
+    ("jaka jest stolica hiszpanii?", "out_of_scope", set()),
+])
+async def test_the_trained_model_understands_polish(agent, text: str, intent: str, entities) -> None:
+    parsed = await agent.parse_message(text)
+    assert parsed["intent"]["name"] == intent, parsed["intent_ranking"][:3]
+    found = {(e["entity"], e["value"]) for e in parsed["entities"]}
+    assert entities <= found, found
+    assert ("language", "pl") in found
+
+
+@pytest.mark.parametrize("text, intent, entities", [
+    ("what's the office's fax number?", "ask_contact", {("contact_channel", "fax")}),
+    ("do you have partners in japan?", "ask_partnerships", {("country", "Japan")}),
+    ("who pays for the visiting professors?", "ask_visiting_professors", {("aspect", "funding")}),
+])
+async def test_the_trained_model_still_understands_english(agent, text: str, intent: str, entities) -> None:
+    parsed = await agent.parse_message(text)
+    assert parsed["intent"]["name"] == intent
+    found = {(e["entity"], e["value"]) for e in parsed["entities"]}
+    assert entities | {("language", "en")} <= found, found

@@ -69,7 +69,7 @@ async def test_diet_is_asked_only_when_the_logistic_regression_is_unsure(agent, 
 
     monkeypatch.setattr(DIETClassifier, "process", spy_diet)
     monkeypatch.setattr(FallbackClassifier, "_should_fallback", spy_rule)
-    texts = ("hi", "what's your phone number?", "list the things i can ask", "and so on then", "well hmm", "tell")
+    texts = ("hi", "what's your phone number?", "list the things i can ask", "and so on then", "well hmm", "tell", "maybe", "right so")
     for text in texts:
         await agent.parse_message(text)
     unsure = [t for t in texts if unsure_first[t]]  # the fallback's rule: low confidence, or two intents too close
