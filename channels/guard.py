@@ -8,10 +8,11 @@
   `utter_service_unavailable` (the office's e-mail and phone, see rasa_addons.nlg), recorded in
   the conversation. If the conversation store or the lock store is unreachable, the same reply
   comes with HTTP 503 and the log says which store failed.
-- These replies come in the conversation's language: the one the web chat widget says it shows
-  (`metadata.lang`, "en" or "pl"), else, for a message too long to read, the conversation's
-  `language` slot so far; English otherwise. (A failed custom action's reply is rendered with the
-  conversation itself, so its `language` slot picks the wording.)
+- These replies come in the message's language, told by the model's own language detector
+  (rasa_addons.nlu.LanguageDetector, on the message's first MAX_MESSAGE_CHARS characters), else the
+  one the web chat widget says it shows (`metadata.lang`, "en" or "pl"), else, for a message too
+  long to read, the conversation's `language` slot so far; English otherwise. (A failed custom
+  action's reply is rendered with the conversation itself, so its `language` slot picks the wording.)
 """
 import logging
 import unicodedata
@@ -49,6 +50,40 @@ def message_language(data: Any) -> Optional[str]:
     metadata = data.get("metadata") if isinstance(data, dict) else getattr(data, "metadata", None)
     lang = metadata.get("lang") if isinstance(metadata, dict) else None
     return lang if lang in LANGUAGES else None
+
+
+def _detector(agent: Any) -> Any:
+    """The trained model's language detector (its LanguageModel), or None when the model has none."""
+    processor = getattr(agent, "processor", None)
+    if processor is None:
+        return None
+    cached = getattr(processor, "_umb_language_detector", False)
+    if cached is not False:
+        return cached
+    found = None
+    try:
+        from rasa_addons.nlu import LanguageDetector
+
+        # Rasa keeps the loaded components in its graph runner (no public accessor in 3.6)
+        nodes = getattr(processor.graph_runner, "_instantiated_nodes", {}).values()
+        found = next((n._component.model for n in nodes if isinstance(getattr(n, "_component", None), LanguageDetector)), None)
+    except Exception as e:  # another model layout: the other signs of the language still work
+        logger.warning("No language detector found in the model: %s", e)
+    processor._umb_language_detector = found
+    return found
+
+
+def detected_language(agent: Any, text: str) -> Optional[str]:
+    """The language of `text` by the model's detector ("en" or "pl"), None when it cannot tell."""
+    model = _detector(agent)
+    if model is None or not text:
+        return None
+    try:
+        language = model.detect(text[:MAX_MESSAGE_CHARS])
+    except Exception as e:
+        logger.warning("Language detection failed: %s", e)
+        return None
+    return language if language in LANGUAGES else None
 
 
 async def _conversation_language(agent: Any, sender: str) -> Optional[str]:
@@ -100,7 +135,7 @@ def guard(on_new_message: Handler) -> Handler:
             await output.send_response(sender, {"text": "Sorry, I could not read that message: 'message' must be a string."})
             return 400
         text = clean_text(message.text)
-        language = message_language(message)
+        language = detected_language(agent, text) or message_language(message)
         if not text:
             await _say(agent, EMPTY, sender, out, language)
         elif len(text) > MAX_MESSAGE_CHARS:

@@ -80,9 +80,14 @@ def test_a_conversation_in_polish_and_back(assistant: Assistant, facts: Facts) -
     assert assistant.texts(sender, '/ask_euroregional_center{"aspect": "location"}') == [f"{c.name} mieści się {c.location_pl}."]
     assert assistant.texts(sender, '/ask_followup{"aspect": "founding"}') == [
         f"{c.name} powstało w {c.founded} roku w wyniku porozumienia między {listing_pl(c.founding_partners)}."]
-    # the guard's own reply to a message it does not read follows the conversation's language
+    # the guard's own reply to a message it does not read: in the conversation's language when the
+    # message itself does not tell (digits only)
     o = facts.contact
-    assert assistant.texts(sender, "x" * (MAX_MESSAGE_CHARS + 1)) == [
+    assert assistant.texts(sender, "1234567890 " * (MAX_MESSAGE_CHARS // 10)) == [
+        f"Przepraszam, Państwa wiadomość jest dla mnie za długa: proszę ograniczyć ją do mniej niż {MAX_MESSAGE_CHARS} "
+        f"znaków. Można też napisać na adres {o.email} lub zadzwonić pod numer {o.phone} ({o.office_pl})."]
+    # a Polish message too long to read gets the Polish reply in a new conversation too (the model's detector)
+    assert assistant.texts("e2e-polish-long", "Dzień dobry, chciałbym zapytać o współpracę. " * 30) == [
         f"Przepraszam, Państwa wiadomość jest dla mnie za długa: proszę ograniczyć ją do mniej niż {MAX_MESSAGE_CHARS} "
         f"znaków. Można też napisać na adres {o.email} lub zadzwonić pod numer {o.phone} ({o.office_pl})."]
     assert assistant.texts(sender, '/ask_contact{"language": "en", "contact_channel": "phone"}') == [phone_reply(facts)]
