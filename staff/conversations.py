@@ -11,6 +11,8 @@ A turn expects one of:
   `must_not_contain` entry is;
 - `dont_know`: the honest reply: it says it does not know (DONT_KNOW) and gives the office's e-mail;
 - `smalltalk`: any reply that is neither empty nor a refusal.
+A turn may also name the `language` its reply must be in (`pl`, `en`: the Polish set); the honest
+reply is then the one in that language ("nie wiem" in Polish).
 Matching ignores case. Out-of-scope sets (`messages:` with `text` and `kind`) expect `dont_know`.
 
 Usage: python -m staff.conversations [--model FILE] SET.yml ...  |  --templatize SET.yml
@@ -48,8 +50,9 @@ SETS = ROOT / "tests" / "eval"
 # measured with the seeded training (docs/EVALUATION.md).
 FLOORS = {"dev": 0.93, "dev2": 0.89, "locked": 0.87, "out_of_scope": 0.92}
 MAX_REFUSED = 0.04  # share of topic questions that may be answered "I don't know"
-# Every honest "not on the page" reply says this (domain.yml); a refusal of a topic question is one.
-DONT_KNOW = "don't know"
+# Every honest "not on the page" reply says this (domain.yml), in its language; a refusal of a topic
+# question is one.
+DONT_KNOW = {"en": "don't know", "pl": "nie wiem"}
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_0-9]+)+)\}")
 
 
@@ -61,6 +64,8 @@ class Turn:
     must_not_contain: List[str] = field(default_factory=list)
     # the facts section the expected answer comes from (its first placeholder), for the report
     topic: str = "other"
+    # the language the reply must be in ("en", "pl"); unchecked when the set does not say
+    language: Optional[str] = None
 
 
 @dataclass
@@ -92,6 +97,7 @@ def _turn(raw: Dict[str, Any], facts: Dict[str, Any]) -> Turn:
         must_contain=[[fill(a, facts) for a in alts] for alts in must],
         must_not_contain=[fill(str(x), facts) for x in raw.get("must_not_contain") or []],
         topic={"dont_know": "not on the page", "smalltalk": "small talk"}.get(expect, sections[0] if sections else "other"),
+        language=raw.get("language"),
     )
 
 
@@ -122,12 +128,31 @@ def templatize(text: str, facts: Dict[str, Any]) -> str:
     return text
 
 
+def reply_language(reply: str) -> Optional[str]:
+    """The language a reply is written in, by its function words (spaCy's stop words of each
+    language) and Polish letters; None when it cannot tell (a reply of facts only)."""
+    from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH
+    from spacy.lang.pl.stop_words import STOP_WORDS as POLISH
+
+    words = re.findall(r"[^\W\d_]+", reply.lower())
+    score = sum(w in POLISH for w in words) - sum(w in ENGLISH for w in words) + 2 * len(re.findall(r"[ąćęłńóśźż]", reply.lower()))
+    return "pl" if score > 0 else "en" if score < 0 else None
+
+
+def refused(reply: str) -> bool:
+    """The reply says it does not know, in either language."""
+    low = reply.lower()
+    return any(words in low for words in DONT_KNOW.values())
+
+
 def judge(turn: Turn, reply: str, email: str) -> Optional[str]:
     """None if the reply is right for the turn, else what is wrong with it."""
     low = reply.lower()
-    honest = DONT_KNOW in low and email.lower() in low
     if not reply.strip():
         return "no reply"
+    if turn.language and reply_language(reply) not in (turn.language, None):
+        return f"not in the language asked ({turn.language})"
+    honest = (DONT_KNOW[turn.language] in low if turn.language else refused(reply)) and email.lower() in low
     wrong = [x for x in turn.must_not_contain if x.lower() in low]
     if wrong:
         return f"must not say {wrong}"
@@ -234,7 +259,7 @@ def refusal_rate(results: Sequence[Result]) -> Tuple[int, int]:
     """(topic questions refused: a wrong reply that says "I don't know", topic questions)."""
     asked = [(reply, problem) for r in results for t, reply, problem in zip(r.conversation.turns, r.replies, r.problems)
              if t.expect == "answer"]
-    return sum(bool(problem) and DONT_KNOW in reply.lower() for reply, problem in asked), len(asked)
+    return sum(bool(problem) and refused(reply) for reply, problem in asked), len(asked)
 
 
 def evaluate(sets: Sequence[Path], model: Path = MODEL) -> Dict[str, List[Result]]:

@@ -44,3 +44,13 @@ def test_a_wrong_reply_fails_its_turn(facts) -> None:
     unknown = conversations.Turn("who heads the office?", expect="dont_know")
     assert conversations.judge(unknown, f"Write to {facts.contact.email}.", facts.contact.email)
     assert conversations.judge(unknown, f"I don't know that; write to {facts.contact.email}.", facts.contact.email) is None
+
+
+def test_a_reply_in_the_wrong_language_fails_its_turn(facts) -> None:
+    turn = conversations.Turn("a faks?", must_contain=[[facts.contact.fax]], language="pl")
+    assert conversations.judge(turn, f"Numer faksu biura to {facts.contact.fax}.", facts.contact.email) is None
+    assert conversations.judge(turn, f"The office's fax number is {facts.contact.fax}.", facts.contact.email)
+    assert conversations.judge(turn, facts.contact.fax, facts.contact.email) is None  # facts only: cannot tell
+    unknown = conversations.Turn("godziny otwarcia?", expect="dont_know", language="pl")
+    assert conversations.judge(unknown, f"Nie wiem tego. Proszę napisać na {facts.contact.email}.", facts.contact.email) is None
+    assert conversations.judge(unknown, f"I don't know that; write to {facts.contact.email}.", facts.contact.email)
