@@ -12,8 +12,11 @@ itself, since a client can write anything to the left of what its proxies add.
 
 Where the counters live (RATE_LIMIT_STORE): `memory` (one process), `redis` (shared by every
 instance on that Redis, so limits hold across instances), or `auto` (the default): Redis when the
-lock store is Redis (the scaled setup, endpoints.scaled.yml), memory otherwise. If Redis cannot be
-reached, messages are let through (and logged): the limiter never takes the assistant down.
+lock store is Redis (the scaled setup, endpoints.scaled.yml, or LOCK_STORE=redis) or the server runs
+several worker processes (SANIC_WORKERS: each worker would count on its own), memory otherwise. If
+Redis cannot be reached, messages are let through (and logged): the limiter never takes the
+assistant down. A refused address is logged once until it is let through again, not at every
+message: a client sending as fast as it can must not fill the log (nor spend the CPU on it).
 """
 import ipaddress
 import logging
@@ -164,6 +167,14 @@ def store_from_lock_store(lock_store: Any, env: Mapping[str, str]) -> Optional[R
                                 env.get("REDIS_KEY_PREFIX") or "umb")
 
 
+def workers(env: Mapping[str, str]) -> int:
+    """The Rasa server's worker processes (SANIC_WORKERS, set by scripts/serve.py)."""
+    try:
+        return max(1, int(env.get("SANIC_WORKERS") or 1))
+    except ValueError:
+        return 1
+
+
 class Limits:
     """The limits of one channel, from the settings; `check` says whether a client may go on."""
 
@@ -182,6 +193,7 @@ class Limits:
         if self.store_kind not in ("auto", "memory", "redis"):
             raise ValueError(f"RATE_LIMIT_STORE must be auto, memory or redis, not {self.store_kind!r}")
         self.store = store
+        self._refusing: "OrderedDict[str, None]" = OrderedDict()  # addresses refused and not let through since
 
     def describe(self) -> str:
         return (f"rate limits per address: {setting(self.env, 'RATE_LIMIT_MESSAGES')} messages per "
@@ -192,14 +204,16 @@ class Limits:
     def address(self, peer: str, forwarded_for: Optional[str]) -> str:
         return client_address(peer, forwarded_for, self.proxies)
 
+    def _redis_from_settings(self) -> "RedisBuckets":
+        env = self.env
+        return RedisBuckets.connect(env.get("REDIS_HOST") or "127.0.0.1", env.get("REDIS_PORT") or 6379,
+                                    env.get("REDIS_DB") or 0, env.get("REDIS_PASSWORD"), env.get("REDIS_KEY_PREFIX") or "umb")
+
     def _resolve_store(self) -> Any:
         if self.store is None:
             redis_store = None
             if self.store_kind == "redis":
-                env = self.env
-                redis_store = RedisBuckets.connect(env.get("REDIS_HOST") or "127.0.0.1", env.get("REDIS_PORT") or 6379,
-                                                   env.get("REDIS_DB") or 0, env.get("REDIS_PASSWORD"),
-                                                   env.get("REDIS_KEY_PREFIX") or "umb")
+                redis_store = self._redis_from_settings()
             elif self.store_kind == "auto":
                 try:
                     from sanic import Sanic
@@ -210,6 +224,12 @@ class Limits:
                 if agent is None:
                     return PROCESS_BUCKETS  # not ready to tell yet: decide on a later message
                 redis_store = store_from_lock_store(agent.lock_store, self.env)
+                if redis_store is None and workers(self.env) > 1:  # a custom lock store: REDIS_* then
+                    redis_store = self._redis_from_settings()
+            elif workers(self.env) > 1:
+                logger.warning("RATE_LIMIT_STORE=memory with %d worker processes: each counts on its own, so a "
+                               "client may send %d times the limit (RATE_LIMIT_STORE=auto counts in Redis)",
+                               workers(self.env), workers(self.env))
             self.store = redis_store or PROCESS_BUCKETS
             logger.info("Rate limit counters: %s", "Redis (shared by the instances)" if redis_store else "in memory")
         return self.store
@@ -225,8 +245,16 @@ class Limits:
         except Exception as e:  # Redis down: let it through rather than refuse everybody
             logger.warning("Rate limit not checked for %s (%s: %s): let through", address, type(e).__name__, e)
             return Decision(True)
+        key = f"{kind}:{address}"
         if wait > 0:
-            logger.info("Rate limit: %s of %s refused, retry in %.1f s", kind, address, wait)
+            if key not in self._refusing:
+                logger.info("Rate limit: %s of %s refused, retry in %.1f s (further refusals not logged until "
+                            "one is let through)", kind, address, wait)
+                self._refusing[key] = None
+                if len(self._refusing) > MEMORY_BUCKETS:
+                    self._refusing.popitem(last=False)
+        elif self._refusing:
+            self._refusing.pop(key, None)
         return Decision(wait <= 0, wait)
 
 

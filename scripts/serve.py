@@ -23,6 +23,7 @@ from dotenv import load_dotenv
 
 from channels.settings import write_active_credentials
 from rasa_addons import logs
+from rasa_addons.server import file_lock_store, redis_answers, with_lock_store, worker_plan
 
 logger = logging.getLogger("serve")
 
@@ -49,6 +50,10 @@ DEFAULTS = {
     "REDIS_PORT": "6379",
     "REDIS_DB": "0",
     "REDIS_KEY_PREFIX": "umb",
+    # worker processes of the Rasa server: auto = one per core, only with LOCK_STORE=redis (or a lock
+    # store in the endpoints file); otherwise 1 (rasa_addons.server.worker_plan, docs/DEPLOY.md "Workers")
+    "RASA_WORKERS": "auto",
+    "LOCK_STORE": "memory",
     # the staff console (console/, docs/STAFF.md); 0: not started
     "STAFF_PORT": "5006",
 }
@@ -102,6 +107,18 @@ def console_command() -> Optional[List[str]]:
     if os.environ["STAFF_PORT"] in ("", "0"):
         return None
     return [sys.executable, "-m", "console", "--port", os.environ["STAFF_PORT"]]
+
+
+def use_workers() -> None:
+    """The Rasa server's worker processes (SANIC_WORKERS, which Rasa reads) by the rule of
+    rasa_addons.server.worker_plan; with LOCK_STORE=redis and an endpoints file without a lock store,
+    Rasa gets a copy of it with the Redis lock store added (build/endpoints.<port>.yml)."""
+    endpoints = Path(os.environ["RASA_ENDPOINTS"])
+    plan = worker_plan(os.environ, file_lock_store(endpoints), lambda: redis_answers(os.environ))
+    if plan.add_lock_store:
+        os.environ["RASA_ENDPOINTS"] = str(with_lock_store(endpoints, ROOT / "build" / f"endpoints.{os.environ['RASA_PORT']}.yml"))
+    os.environ["SANIC_WORKERS"] = str(plan.workers)
+    logger.info("Rasa server: %d worker process%s (%s)", plan.workers, "es" if plan.workers > 1 else "", plan.why)
 
 
 NAMES = ["action server", "Rasa server"]
@@ -190,6 +207,11 @@ def main() -> int:
     os.environ["RASA_CREDENTIALS"] = str(write_active_credentials(
         Path(os.environ["RASA_CREDENTIALS"]), ROOT / "build" / f"credentials.{os.environ['RASA_PORT']}.yml", os.environ
     ))
+    try:
+        use_workers()
+    except ValueError as e:
+        logger.error("%s", e)
+        return 1
     # a stopping Rasa server may take GRACEFUL_TIMEOUT to finish its requests: killed only after that
     stop_timeout = float(os.environ["GRACEFUL_TIMEOUT"]) + float(os.environ.get("STOP_NOTICE") or 0) + 5
     servers = [Supervised(name, cmd, stop_timeout) for name, cmd in zip(NAMES, commands())]
