@@ -2,11 +2,15 @@
 
 Unit tests first (no servers): an example added to its intent's block with the file otherwise
 unchanged, duplicates refused, facts saved keeping comments and recorded as docs/STAFF.md shows,
-wrong facts refused with nothing written, passwords hashed, the sign-in throttle, the inbox.
+wrong facts refused with nothing written, passwords hashed, the sign-in throttle, the inbox,
+conversations and insights from events, wordings saved or refused as `make check` would, a saved
+file committed alone to git.
 Then one assistant with its console (started by the run script, as `make run` does, on free ports,
-on copies of the facts and of data/nlu/): every URL refuses without a session, a POST without its
-CSRF token is refused, and a staff member in Debian's chromium signs in, labels a question people
-asked, changes the phone number and the assistant answers with it.
+on copies of the facts, data/nlu/ and domain.yml in a git checkout of their own): every URL refuses
+without a session, a POST without its CSRF token is refused, a conversation is searched, shown with
+markup inert and deleted, insights and an answer's wording over HTTP, and a staff member in Debian's
+chromium signs in, labels a question people asked, changes the phone number and the assistant
+answers with it.
 """
 import datetime
 import json
