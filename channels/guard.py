@@ -15,6 +15,7 @@
   action's reply is rendered with the conversation itself, so its `language` slot picks the wording.)
 """
 import logging
+import re
 import unicodedata
 from typing import Any, Awaitable, Callable, Optional
 
@@ -43,6 +44,9 @@ def clean_text(text: str) -> str:
 
 
 LANGUAGES = ("en", "pl")
+# a text is in a language only if it has this many different words (of two letters or more)
+MIN_WORDS = 3
+WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def message_language(data: Any) -> Optional[str]:
@@ -74,12 +78,16 @@ def _detector(agent: Any) -> Any:
 
 
 def detected_language(agent: Any, text: str) -> Optional[str]:
-    """The language of `text` by the model's detector ("en" or "pl"), None when it cannot tell."""
+    """The language of `text` by the model's detector ("en" or "pl"), None when it cannot tell. A text
+    of fewer than MIN_WORDS different words ("zzzz…", "bla bla …") is in no language."""
+    text = text[:MAX_MESSAGE_CHARS]
+    if len({w.lower() for w in WORD.findall(text)}) < MIN_WORDS:
+        return None
     model = _detector(agent)
-    if model is None or not text:
+    if model is None:
         return None
     try:
-        language = model.detect(text[:MAX_MESSAGE_CHARS])
+        language = model.detect(text)
     except Exception as e:
         logger.warning("Language detection failed: %s", e)
         return None
@@ -135,13 +143,17 @@ def guard(on_new_message: Handler) -> Handler:
             await output.send_response(sender, {"text": "Sorry, I could not read that message: 'message' must be a string."})
             return 400
         text = clean_text(message.text)
-        language = detected_language(agent, text) or message_language(message)
+
+        def language() -> Optional[str]:
+            """The language of the guard's own replies: found only when one is needed (not on the hot path)."""
+            return detected_language(agent, text) or message_language(message)
+
         if not text:
-            await _say(agent, EMPTY, sender, out, language)
+            await _say(agent, EMPTY, sender, out, language())
         elif len(text) > MAX_MESSAGE_CHARS:
             logger.warning("Message from %s not read: %d characters, the limit is %d", sender, len(text), MAX_MESSAGE_CHARS)
-            language = language or await _conversation_language(agent, sender)
-            await _say(agent, TOO_LONG, sender, out, language, max_chars=MAX_MESSAGE_CHARS)
+            await _say(agent, TOO_LONG, sender, out, language() or await _conversation_language(agent, sender),
+                       max_chars=MAX_MESSAGE_CHARS)
         else:
             message.text, message.output_channel = text, out
             failures = stores.watch()
@@ -152,7 +164,7 @@ def guard(on_new_message: Handler) -> Handler:
                 failures.append(str(e))
             if failures:
                 out.messages.clear()
-                await _say(agent, UNAVAILABLE, sender, out, language)
+                await _say(agent, UNAVAILABLE, sender, out, language())
                 status = 503
             elif not out.messages:
                 logger.error("No reply for %s (a custom action failed, see above): sending the office's contact details", sender)
