@@ -25,7 +25,8 @@ def free_port() -> int:
 
 class Assistant:
     """Both servers on free ports, with their own tracker database; `env` overrides any setting.
-    Rate limits are high unless set (see RATE_LIMIT_* in .env.example)."""
+    Rate limits are high and the Rasa server has one worker unless set (see RATE_LIMIT_* and
+    RASA_WORKERS in .env.example)."""
 
     def __init__(self, workdir: Path, **env: str) -> None:
         self.rasa_port, self.action_port = free_port(), free_port()
@@ -36,6 +37,9 @@ class Assistant:
             "RATE_LIMIT_MESSAGES": "100000",
             "RATE_LIMIT_BURST": "100000",
             "RATE_LIMIT_CONNECTIONS": "100000",
+            # one worker process unless asked (tests/test_workers.py, the benchmark): two would double
+            # every start's memory, and socket.io's long-polling (the tests' transport) needs one process
+            "RASA_WORKERS": "1",
             **os.environ,
             "STAFF_PORT": "0",  # no staff console unless asked for (tests/test_console.py)
             "RASA_PORT": str(self.rasa_port),
@@ -61,11 +65,12 @@ class Assistant:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"servers exited early:\n{self.log.read_text()[-3000:]}")
             try:
-                if requests.get(self.url, timeout=2).ok and requests.get(
-                    f"http://127.0.0.1:{self.action_port}/health", timeout=2
-                ).ok:
+                # the model loaded (/health/ready says so even when a test keeps the action server
+                # away on purpose) and the action server answers
+                ready = requests.get(f"{self.url}/health/ready", timeout=5).json()
+                if ready.get("checks", {}).get("model") == "ok" and requests.get(f"http://127.0.0.1:{self.action_port}/health", timeout=2).ok:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout, ValueError):
                 pass
             time.sleep(0.5)
         self.stop()
