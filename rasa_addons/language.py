@@ -134,6 +134,18 @@ def _main(argv: Optional[List[str]] = None) -> int:
         language = POLISH if (args.data / "pl") in file.parents else ENGLISH
         texts[language] += [m.get("text") for m in data.intent_examples if m.get("text")]
     model = LanguageModel.train(texts)
+    # 5-fold cross-validation on the training examples of up to three words (how MARGIN and
+    # PIECES_WEIGHT were chosen): right, undecided (the conversation keeps its language), wrong
+    items = [(t, language) for language, ts in texts.items() for t in ts]
+    folds, tally = 5, Counter()
+    for k in range(folds):
+        fold = LanguageModel.train({lang: [t for i, (t, l) in enumerate(items) if i % folds != k and l == lang] for lang in LANGUAGES})
+        for t, language in items[k::folds]:
+            if len(t.split()) <= 3:
+                got = fold.detect(t)
+                tally["right" if got == language else "undecided" if got is None else "wrong"] += 1
+    print(f"cross-validation, training examples of up to 3 words: {tally['right']} right, {tally['undecided']} undecided, "
+          f"{tally['wrong']} wrong of {sum(tally.values())}")
     labelled = yaml.safe_load(args.labelled.read_text(encoding="utf-8"))
     pairs = [(str(text), None if language == "none" else language) for language, items in labelled.items() for text in items]
     result = evaluate(model, pairs)
