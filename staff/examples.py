@@ -3,17 +3,19 @@
 Worked example 3 of docs/STAFF.md done by a program: the line goes at the end of the intent's
 `examples: |` block, with the same indentation, and nothing else of the file changes (the text is
 inserted, not re-dumped, so comments and layout stay as staff wrote them). An example that is
-already there, under this intent or another, is refused, as `make check` would refuse it.
+already there, under this intent or another, in either language, is refused, as `make check` would
+refuse it. A Polish example (the language given, else Polish letters in it) goes to the same topic's
+file in data/nlu/pl/ (issue 12).
 """
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from staff.check import FALLBACK_INTENT, Example, _block_lines
+from staff.check import FALLBACK_INTENT, POLISH_LETTERS, Example, _block_lines
 from staff.unanswered import _example
 
 
@@ -49,9 +51,12 @@ def intent_blocks(nlu_dir: Path) -> Dict[str, Block]:
 
 
 def existing(nlu_dir: Path, *files: Path) -> Dict[str, Example]:
-    """Every example, by the words that matter (Example.key, as `make check` compares them)."""
+    """Every example, by the words that matter (Example.key, as `make check` compares them); the
+    folder's Polish examples (its pl/ folder) too."""
     found: Dict[str, Example] = {}
-    for path, item in _items(nlu_dir, *files):
+    polish = nlu_dir / "pl"
+    items = _items(nlu_dir, *files) if files else _items(nlu_dir) + (_items(polish) if polish.is_dir() else [])
+    for path, item in items:
         if "intent" in item and "examples" in item:
             for text, line in _block_lines(item, "examples"):
                 ex = Example(path, line, str(item["intent"]), text, item.lc.key("intent")[0] + 1)
@@ -68,18 +73,24 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def add_example(nlu_dir: Path, intent: str, text: str) -> Tuple[Path, int]:
-    """Append `text` to `intent`'s examples; the file and the 1-based line it is on."""
+def add_example(nlu_dir: Path, intent: str, text: str, language: Optional[str] = None) -> Tuple[Path, int]:
+    """Append `text` to `intent`'s examples; the file and the 1-based line it is on. `language`
+    ("en", "pl"; e.g. staff.unanswered's, the language it was asked in) picks data/nlu/ or data/nlu/pl/;
+    without it, Polish letters say Polish."""
     line_text = as_example(text)
     if not line_text:
         raise ExampleRefused("The message is empty: there is nothing to learn from it.")
-    blocks = intent_blocks(nlu_dir)
+    if language is None:
+        language = "pl" if POLISH_LETTERS.search(line_text) else "en"
+    polish = nlu_dir / "pl"
+    blocks = intent_blocks(polish if language == "pl" and polish.is_dir() else nlu_dir)
     if intent not in blocks:
         raise ExampleRefused(f"'{intent}' is not an intent with examples in {nlu_dir}.")
     key = Example(Path(), 0, intent, line_text, 0).key
     other = existing(nlu_dir).get(key)
     if other is not None:
-        where = f"{other.file.name}, line {other.line}"
+        shown = other.file.relative_to(nlu_dir) if other.file.is_relative_to(nlu_dir) else other.file.name  # pl/contact.yml
+        where = f"{shown}, line {other.line}"
         raise ExampleRefused(
             f"'{line_text}' is already an example of '{other.intent}' ({where})."
             if other.intent == intent else

@@ -86,6 +86,18 @@ def test_duplicate_example_refused_with_where_it_is(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "nlu").iterdir()) == sorted(p.name for p in NLU.iterdir())
 
 
+def test_a_polish_example_goes_to_the_polish_file_and_duplicates_are_found_across_languages(tmp_path: Path) -> None:
+    """Issue 12: data/nlu/pl/ holds the Polish examples (the language detector learns Polish from them)."""
+    shutil.copytree(NLU, tmp_path / "nlu")
+    path, _ = add_example(tmp_path / "nlu", "ask_contact", "jak się do was dodzwonić?")  # Polish letters
+    assert path == tmp_path / "nlu" / "pl" / "contact.yml"
+    path, _ = add_example(tmp_path / "nlu", "ask_contact", "jak sie do was dodzwonic", language="pl")  # the inbox's language
+    assert path == tmp_path / "nlu" / "pl" / "contact.yml"
+    with pytest.raises(ExampleRefused, match=r"already an example of 'ask_contact' \(pl/contact.yml, line \d+\)"):
+        add_example(tmp_path / "nlu", "ask_contact", "Jak się do was dodzwonić?")
+    assert add_example(tmp_path / "nlu", "ask_contact", "how 2 reach u")[0] == tmp_path / "nlu" / "contact.yml"
+
+
 def test_fact_saved_as_docs_staff_md_says(tmp_path: Path) -> None:
     """The console's change is the one worked example 1 makes by hand (conftest's record_change),
     byte for byte: comments, quotes and layout kept."""
