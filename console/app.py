@@ -239,7 +239,8 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
             return response.text("Incomplete form: reload the inbox and try again.", status=400)
         if verdict != "ignore":
             try:
-                path, line = await c.run(add_example, s.nlu_dir, intent, text)
+                language = request.form.get("language") if request.form.get("language") in ("en", "pl") else None
+                path, line = await c.run(add_example, s.nlu_dir, intent, text, language)
             except ExampleRefused as e:
                 c.flash(request, "error", f"Not added: {e}")
                 return response.redirect("/inbox", status=303)

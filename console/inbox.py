@@ -25,6 +25,7 @@ class Item:
     reasons: List[str] = field(default_factory=list)
     guess: Optional[str] = None  # the model's best intent
     confidence: Optional[float] = None
+    language: Optional[str] = None  # the language it was asked in, where the tracker says
 
 
 def key_of(text: str) -> str:
@@ -56,7 +57,8 @@ def collect(events: List[Dict[str, Any]], min_confidence: float, fallback: str) 
     items: Dict[str, Item] = {}
     for key, asked in unanswered(events, min_confidence, fallback).items():
         understood = asked.understood.most_common(1)[0][0]
-        item = Item(key, asked.texts.most_common(1)[0][0], asked.count, [REASONS.get(understood, "unsure")])
+        item = Item(key, asked.texts.most_common(1)[0][0], asked.count, [REASONS.get(understood, "unsure")],
+                    language=asked.language)
         if asked.guesses:
             name, confidence = asked.guesses.most_common(1)[0][0].rsplit(" ", 1)
             item.guess, item.confidence = name, float(confidence)

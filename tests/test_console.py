@@ -208,7 +208,13 @@ def test_inbox_items_from_events() -> None:
         event("b", "agent", data={"feedback": "down", "message_id": "m2", "answer": "..."}),
         event("b", "agent", data={"feedback": "none", "message_id": "m2", "answer": "..."}),  # taken back
     ]
+    polish = {"name": "out_of_scope", "confidence": 0.9}
+    events += [event("c", "user", text="jaka jest pogoda", metadata={},
+                     parse_data={"intent": polish, "intent_ranking": [polish], "entities": [{"entity": "language", "value": "pl"}]}),
+               event("c", "action", "action_explain_scope")]
     items = {item.key: item for item in collect(events, 0.5, "action_default_fallback")}
+    # the language it was asked in goes with it, so a labelled example lands in its language's file
+    assert items.pop("jaka jest pogoda").language == "pl" and items["what's the weather"].language == "en"
     assert set(items) == {"what's the weather", "phone?"}
     assert items["what's the weather"].reasons == ["out of scope"]
     assert items["phone?"].reasons == ["unsure", RATED_DOWN]
