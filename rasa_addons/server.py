@@ -141,6 +141,8 @@ def set_server_timeouts(timeouts: Mapping[str, float], json_logs: bool = False) 
             # loading the model imports numpy.distutils, whose log (setuptools') sets the root
             # logger to WARNING: every INFO line after it, the one per message too, would be lost
             logging.getLogger().setLevel(root_level)
+            # Rasa's "Rasa server is up and running." was lost that way: said again, once per worker
+            logger.info("Rasa server up: model loaded, serving (pid %d)", os.getpid())
 
         app.register_listener(restore_log_level, "after_server_start")
         return app
@@ -408,7 +410,10 @@ def log_workers(endpoints: Optional[str], env: Mapping[str, str] = os.environ) -
     from rasa.core.utils import number_of_sanic_workers
     from rasa.utils.endpoints import read_endpoint_config
 
-    lock_store = read_endpoint_config(endpoints, "lock_store") if endpoints else None
+    try:
+        lock_store = read_endpoint_config(endpoints, "lock_store") if endpoints else None
+    except Exception:  # e.g. a ${VARIABLE} not set: Rasa says so itself when it reads the file
+        return 1
     workers = number_of_sanic_workers(lock_store)
     asked = env.get("SANIC_WORKERS") or "1"
     if asked.strip() not in ("", "1") and workers == 1:
