@@ -6,12 +6,26 @@ memory after warm-up, latency and throughput of multi-turn conversations over th
 and at 8 concurrent clients, and held-out intent accuracy. Also checks what a change of stories or
 of facts costs in training. Prints one table, writes it as JSON and a PNG chart.
 
-    make bench            # or: .venv/bin/python bench/run.py [--requests-1 N] [--requests-8 N]
+This assistant is served twice from the same model: as `make run` ships (one worker process) and
+with one worker per core (LOCK_STORE=redis, RASA_WORKERS=auto; skipped when Redis does not answer).
+Both run with the default rate limits on, the benchmark as the trusted proxy (TRUSTED_PROXIES): each
+conversation comes from its own address in X-Forwarded-For, as a new visitor would. On both, the
+abusive-client scenario: 8 people, each typing (1-3 s between their messages, a new address per
+conversation), first alone, then next to one client that sends as fast as it can from one address;
+the people's latency and errors with and without it, and what the abusive client got (429s).
+
+    make bench            # or: .venv/bin/python bench/run.py [--requests-1 N] [--requests-8 N] [--people N]
+    .venv/bin/python bench/run.py --quick   # a check of this script in about 2 minutes: the trained
+                          # model (models/current.tar.gz), few requests, no stock Rasa, no accuracy,
+                          # no training; written to bench-quick.json, figures not for comparison
 """
 import argparse
 import asyncio
+import ipaddress
+import itertools
 import json
 import logging
+import multiprocessing
 import os
 import platform
 import random
@@ -24,7 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import aiohttp
 
@@ -32,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actions.facts import parse as parse_facts  # noqa: E402
+from channels.limits import DEFAULTS as RATE_LIMITS  # noqa: E402
+from rasa_addons.server import cores, redis_answers  # noqa: E402
 from scripts.assistant import free_port  # noqa: E402
 from staff.evaluation import questions, score  # noqa: E402
 
@@ -44,6 +60,16 @@ FRESH = ROOT / "tests" / "nlu" / "heldout_fresh.yml"
 OUT = ROOT / "reports" / "bench"
 RASA = str(Path(sys.executable).with_name("rasa"))
 TOPIC_INTENTS = ("ask_contact", "ask_partnerships", "ask_euroregional_center", "ask_visiting_professors")
+# The setups served: this assistant with one worker (as `make run` ships), with one worker per core
+# (Redis lock store), and stock Rasa.
+SETUPS = ("umb", "umb_workers", "stock")
+# Clients' addresses, given in X-Forwarded-For (the benchmark is the trusted proxy): one per
+# conversation from the benchmarking range (RFC 2544), the abusive client's from TEST-NET-3.
+VISITORS = ipaddress.ip_network("198.18.0.0/15")
+ABUSER = "203.0.113.66"
+# Seconds a person takes between two messages (reading the answer, typing the next): faster than
+# people type, to keep the run short, and still a new address (a new visitor) per conversation
+THINK_SECONDS = (1.0, 3.0)
 
 
 def run_rasa(args: List[str], cwd: Path, cache: Path) -> Tuple[float, str]:
@@ -110,22 +136,44 @@ def conversations(count: int, seed: int = 7) -> List[List[str]]:
     ]
 
 
-async def load(url: str, convs: List[List[str]], clients: int, tag: str) -> Dict[str, Any]:
-    """Play the conversations with `clients` concurrent clients; each conversation has its own sender."""
+_addresses: Iterator[Any] = itertools.islice(VISITORS.hosts(), 1, None)
+
+
+def new_address() -> str:
+    """A visitor address not used before in this run: its rate-limit bucket is full."""
+    return str(next(_addresses))
+
+
+def summary(latencies: List[float], wall: float) -> Dict[str, Any]:
+    ms = sorted(x * 1000 for x in latencies) or [0.0]
+    pick = lambda q: round(ms[min(len(ms) - 1, int(q * len(ms)))], 1)  # noqa: E731
+    return {"requests": len(latencies), "rps": round(len(latencies) / wall, 1) if wall else 0.0, "p50_ms": pick(0.50),
+            "p95_ms": pick(0.95), "p99_ms": pick(0.99), "mean_ms": round(statistics.mean(ms), 1)}
+
+
+async def load(url: str, convs: List[List[str]], clients: int, tag: str,
+               think: Optional[Tuple[float, float]] = None, seed: int = 11) -> Dict[str, Any]:
+    """Play the conversations with `clients` concurrent clients; each conversation has its own sender
+    and address (X-Forwarded-For); with `think`, a pause of that many seconds (uniform) between the
+    messages of a conversation, as a person typing. An error is any answer but 200 (a 429 too)."""
     queue: asyncio.Queue = asyncio.Queue()
     for i, turns in enumerate(convs):
-        queue.put_nowait((f"bench-{tag}-{i}", turns))
+        queue.put_nowait((f"bench-{tag}-{i}", new_address(), turns))
     latencies: List[float] = []
     errors = empty = 0
+    rng = random.Random(seed)
 
     async def client(session: aiohttp.ClientSession) -> None:
         nonlocal errors, empty
         while not queue.empty():
-            sender, turns = queue.get_nowait()
-            for text in turns:
+            sender, address, turns = queue.get_nowait()
+            for n, text in enumerate(turns):
+                if think and n:
+                    await asyncio.sleep(rng.uniform(*think))
                 start = time.perf_counter()
                 try:
-                    async with session.post(url, json={"sender": sender, "message": text}) as r:
+                    async with session.post(url, json={"sender": sender, "message": text},
+                                            headers={"X-Forwarded-For": address}) as r:
                         body = await r.json()
                         ok = r.status == 200
                 except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
@@ -139,12 +187,57 @@ async def load(url: str, convs: List[List[str]], clients: int, tag: str) -> Dict
         start = time.perf_counter()
         await asyncio.gather(*(client(session) for _ in range(clients)))
         wall = time.perf_counter() - start
-    ms = sorted(x * 1000 for x in latencies)
-    pick = lambda q: round(ms[min(len(ms) - 1, int(q * len(ms)))], 1)  # noqa: E731
-    return {
-        "requests": len(ms), "errors": errors, "empty_replies": empty, "rps": round(len(ms) / wall, 1),
-        "p50_ms": pick(0.50), "p95_ms": pick(0.95), "p99_ms": pick(0.99), "mean_ms": round(statistics.mean(ms), 1),
-    }
+    return {**summary(latencies, wall), "errors": errors, "empty_replies": empty}
+
+
+async def abuse(url: str, stop: Any) -> Dict[str, Any]:
+    """One client sending as fast as it can, one request after the other on one kept-alive
+    connection, from one address, until `stop` is set; what it got."""
+    statuses: Dict[str, int] = {}
+    latencies: List[float] = []
+    timeout = aiohttp.ClientTimeout(total=60)
+    start = time.perf_counter()
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=1)) as session:
+        while not stop.is_set():
+            sent = time.perf_counter()
+            try:
+                async with session.post(url, json={"sender": "bench-abuser", "message": "what is your phone number?"},
+                                        headers={"X-Forwarded-For": ABUSER}) as r:
+                    await r.read()
+                    status = str(r.status)
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                status = "failed"
+            latencies.append(time.perf_counter() - sent)
+            statuses[status] = statuses.get(status, 0) + 1
+    return {**summary(latencies, time.perf_counter() - start), "statuses": statuses,
+            "refused_429": statuses.get("429", 0), "answered_200": statuses.get("200", 0),
+            "other": sum(n for k, n in statuses.items() if k not in ("200", "429"))}
+
+
+def abuser_process(url: str, stop: Any, results: Any) -> None:
+    """The abusive client in a process of its own: in the people's event loop it would slow their
+    client down, not the server."""
+    results.send(asyncio.run(abuse(url, stop)))
+
+
+def abusive_scenario(url: str, people: int, conversations_each: int) -> Dict[str, Any]:
+    """8 people typing, alone and then next to the abusive client (the same conversations' texts,
+    new senders and addresses): their p95 with and without it, their errors, the abuser's 429s."""
+    convs = conversations(people * conversations_each, seed=5)
+    alone = asyncio.run(load(url, convs, people, "people-alone", THINK_SECONDS))
+    context = multiprocessing.get_context("fork")  # forked here, outside any running event loop
+    stop, (receive, send) = context.Event(), context.Pipe(duplex=False)
+    process = context.Process(target=abuser_process, args=(url, stop, send), daemon=True)
+    process.start()
+    try:
+        beside = asyncio.run(load(url, convs, people, "people-abused", THINK_SECONDS))
+    finally:
+        stop.set()
+    abuser = receive.recv() if receive.poll(90) else {"requests": 0, "statuses": {}, "refused_429": 0,
+                                                      "answered_200": 0, "other": 0, "rps": 0.0}
+    process.join(10)
+    ratio = round(beside["p95_ms"] / alone["p95_ms"], 2) if alone["p95_ms"] else None
+    return {"people": people, "alone": alone, "with_abuser": beside, "abuser": abuser, "p95_ratio": ratio}
 
 
 def rss_mb(pid: int) -> float:
@@ -167,9 +260,24 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def worker_pids(log: Path) -> List[int]:
+    """The Rasa server's worker processes, from its log (rasa_addons.server.serve_workers)."""
+    found = re.findall(r"Serving with \d+ worker processes \(pids ([\d ]+)\)", log.read_text(errors="replace"))
+    return [int(pid) for pid in found[-1].split()] if found else []
+
+
 def server_command(system: str, model: Path, port: int, action_port: int) -> List[str]:
     """This assistant through its run command; the reference as plain `rasa run` + `rasa run actions`."""
-    if system == "umb":
+    if system.startswith("umb"):
         return [sys.executable, str(ROOT / "scripts" / "serve.py")]
     return ["bash", "-c", (
         f"{RASA} run actions --actions actions --port {action_port} & "
@@ -178,26 +286,65 @@ def server_command(system: str, model: Path, port: int, action_port: int) -> Lis
     )]
 
 
-def serve_and_load(system: str, model: Path, work: Path, n1: int, n8: int) -> Dict[str, Any]:
+def setup_env(system: str, redis_prefix: str) -> Dict[str, str]:
+    """This assistant's settings: the default rate limits, the benchmark as trusted proxy, no staff
+    console; one worker, or one per core on the Redis lock store (`umb_workers`)."""
+    if not system.startswith("umb"):
+        return {}
+    workers = system == "umb_workers"
+    return {
+        **{name: RATE_LIMITS[name] for name in ("RATE_LIMIT_MESSAGES", "RATE_LIMIT_BURST", "RATE_LIMIT_CONNECTIONS",
+                                                 "RATE_LIMIT_WINDOW", "RATE_LIMIT_STORE")},
+        "TRUSTED_PROXIES": "127.0.0.1", "STAFF_PORT": "0", "RASA_ENDPOINTS": "endpoints.yml",
+        "LOCK_STORE": "redis" if workers else "memory", "RASA_WORKERS": "auto" if workers else "1",
+        "REDIS_KEY_PREFIX": redis_prefix,
+    }
+
+
+def workers_up(log: Path, count: int, proc: subprocess.Popen, timeout: float = 180) -> None:
+    """Wait until `count` workers have loaded the model (the first reply may come from the first)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count("Rasa server up: model loaded") < count:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{count} workers not up: see {log}")
+        time.sleep(0.5)
+
+
+def serve_and_load(system: str, model: Path, work: Path, n1: int, n8: int, people: int, conversations_each: int,
+                   redis_prefix: str) -> Dict[str, Any]:
     port, action_port = free_port(), free_port()
     env = {
         **os.environ, "RASA_MODEL": str(model), "RASA_PORT": str(port), "ACTION_PORT": str(action_port),
         "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
         "TRACKER_DB": str(work / f"tracker-{system}.db"), "TF_CPP_MIN_LOG_LEVEL": "2",
+        **setup_env(system, redis_prefix),
     }
     url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-    log = open(work / f"serve-{system}.log", "w")
+    log_path = work / f"serve-{system}.log"
+    log = open(log_path, "w")
     start = time.perf_counter()
     proc = subprocess.Popen(server_command(system, model, port, action_port), cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    workers = cores() if system == "umb_workers" else 1
     try:
         ready = asyncio.run(first_reply(url, proc))
         ready_seconds = time.perf_counter() - start
+        if workers > 1:
+            workers_up(log_path, workers, proc)
         asyncio.run(load(url, conversations(20, seed=1), 2, f"{system}-warmup"))
         memory = rss_mb(proc.pid)
         one = asyncio.run(load(url, conversations(n1 // 3, seed=2), 1, f"{system}-c1"))
+        pids = worker_pids(log_path)
+        before = [cpu_seconds(pid) for pid in pids]
         eight = asyncio.run(load(url, conversations(n8 // 3, seed=3), 8, f"{system}-c8"))
-        return {"ready_s": round(ready_seconds, 1), "first_reply": ready, "memory_mb": memory, "c1": one, "c8": eight}
+        if pids:  # how the 8 clients' work was shared between the workers
+            eight["worker_cpu_s"] = [round(cpu_seconds(pid) - b, 1) for pid, b in zip(pids, before)]
+        result = {"workers": workers, "ready_s": round(ready_seconds, 1), "first_reply": ready, "memory_mb": memory,
+                  "c1": one, "c8": eight}
+        if system.startswith("umb"):
+            logger.info("%s: abusive client next to %d people", system, people)
+            result["abuse"] = abusive_scenario(url, people, conversations_each)
+        return result
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
@@ -227,30 +374,79 @@ def accuracy(model: Path) -> Dict[str, float]:
     return {**{name: round(s.accuracy, 3) for name, s in scored.items()}, "both": round(right / total, 3)}
 
 
+# (name, getter, served): rows of a served setup differ between this assistant's two setups; the
+# others (training, accuracy) are of the one model both serve.
 ROWS = [
-    ("train from scratch (s)", lambda r: r["train_s"]),
-    ("time to ready (s)", lambda r: r["ready_s"]),
-    ("memory after warm-up (MB)", lambda r: r["memory_mb"]),
-    ("1 client p50 (ms)", lambda r: r["c1"]["p50_ms"]),
-    ("1 client p95 (ms)", lambda r: r["c1"]["p95_ms"]),
-    ("1 client req/s", lambda r: r["c1"]["rps"]),
-    ("8 clients p50 (ms)", lambda r: r["c8"]["p50_ms"]),
-    ("8 clients p95 (ms)", lambda r: r["c8"]["p95_ms"]),
-    ("8 clients p99 (ms)", lambda r: r["c8"]["p99_ms"]),
-    ("8 clients req/s", lambda r: r["c8"]["rps"]),
-    ("errors (1 + 8 clients)", lambda r: r["c1"]["errors"] + r["c8"]["errors"]),
-    ("intent accuracy, held-out (169)", lambda r: r["accuracy"]["heldout"]),
-    ("intent accuracy, fresh held-out (60)", lambda r: r["accuracy"]["fresh"]),
-    ("intent accuracy, both (229)", lambda r: r["accuracy"]["both"]),
+    ("train from scratch (s)", lambda r: r["train_s"], False),
+    ("time to ready (s)", lambda r: r["ready_s"], True),
+    ("memory after warm-up (MB)", lambda r: r["memory_mb"], True),
+    ("1 client p50 (ms)", lambda r: r["c1"]["p50_ms"], True),
+    ("1 client p95 (ms)", lambda r: r["c1"]["p95_ms"], True),
+    ("1 client req/s", lambda r: r["c1"]["rps"], True),
+    ("8 clients p50 (ms)", lambda r: r["c8"]["p50_ms"], True),
+    ("8 clients p95 (ms)", lambda r: r["c8"]["p95_ms"], True),
+    ("8 clients p99 (ms)", lambda r: r["c8"]["p99_ms"], True),
+    ("8 clients req/s", lambda r: r["c8"]["rps"], True),
+    ("errors (1 + 8 clients)", lambda r: r["c1"]["errors"] + r["c8"]["errors"], True),
+    ("8 clients: CPU s of each worker", lambda r: " + ".join(map(str, r["c8"]["worker_cpu_s"])), True),
+    ("intent accuracy, held-out (169)", lambda r: r["accuracy"]["heldout"], False),
+    ("intent accuracy, fresh held-out (60)", lambda r: r["accuracy"]["fresh"], False),
+    ("intent accuracy, both (229)", lambda r: r["accuracy"]["both"], False),
+]
+
+ABUSE_ROWS = [
+    ("people p50 alone (ms)", lambda a: a["alone"]["p50_ms"]),
+    ("people p95 alone (ms)", lambda a: a["alone"]["p95_ms"]),
+    ("people p50 beside the abusive client (ms)", lambda a: a["with_abuser"]["p50_ms"]),
+    ("people p95 beside the abusive client (ms)", lambda a: a["with_abuser"]["p95_ms"]),
+    ("p95 beside / alone (goal <= 2)", lambda a: a["p95_ratio"]),
+    ("people requests, errors (any non-200) beside it", lambda a: f"{a['with_abuser']['requests']}, {a['with_abuser']['errors']}"),
+    ("people errors alone", lambda a: a["alone"]["errors"]),
+    ("abusive client requests (req/s)", lambda a: f"{a['abuser']['requests']} ({a['abuser']['rps']})"),
+    ("abusive client 429s", lambda a: a["abuser"]["refused_429"]),
+    ("abusive client answered (200)", lambda a: a["abuser"]["answered_200"]),
+    ("abusive client other answers / failures", lambda a: a["abuser"]["other"]),
 ]
 
 
+def value(results: Dict[str, Dict[str, Any]], setup: str, get: Any, served: bool = True) -> Any:
+    """A row's value for a setup; a row of the model (not served) is this assistant's for both setups."""
+    if setup == "umb_workers" and not served:
+        setup = "umb"
+    try:
+        return get(results[setup])
+    except (KeyError, TypeError):
+        return None
+
+
+def label(results: Dict[str, Dict[str, Any]]) -> str:
+    return f"{results.get('umb_workers', {}).get('workers', cores())} workers"
+
+
 def table(results: Dict[str, Dict[str, Any]]) -> str:
-    lines = ["| metric | this assistant | stock Rasa | ratio |", "| --- | ---: | ---: | ---: |"]
-    for name, get in ROWS:
-        ours, stock = get(results["umb"]), get(results["stock"])
-        ratio = f"{ours / stock:.2f}" if stock else "-"
-        lines.append(f"| {name} | {ours} | {stock} | {ratio} |")
+    def ratio(a: Any, b: Any) -> str:
+        return f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "-"
+
+    workers = label(results)
+    lines = [f"| metric | this assistant, 1 worker | this assistant, {workers} | stock Rasa | ratio 1 worker | ratio {workers} |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, get, served in ROWS:
+        ours, many, stock = (value(results, s, get, served) for s in SETUPS)
+        show = lambda v: "-" if v is None else v  # noqa: E731
+        lines.append(f"| {name} | {show(ours)} | {show(many)} | {show(stock)} | {ratio(ours, stock)} | {ratio(many, stock)} |")
+    return "\n".join(lines)
+
+
+def abuse_table(results: Dict[str, Dict[str, Any]]) -> str:
+    setups = [s for s in ("umb", "umb_workers") if "abuse" in results.get(s, {})]
+    if not setups:
+        return ""
+    people = results[setups[0]]["abuse"]["people"]
+    names = {"umb": "1 worker", "umb_workers": label(results)}
+    lines = [f"| {people} people typing, then one abusive client beside them | " + " | ".join(names[s] for s in setups) + " |",
+             "| --- |" + " ---: |" * len(setups)]
+    for name, get in ABUSE_ROWS:
+        lines.append(f"| {name} | " + " | ".join(str(get(results[s]["abuse"])) for s in setups) + " |")
     return "\n".join(lines)
 
 
@@ -262,53 +458,104 @@ def chart(results: Dict[str, Dict[str, Any]], path: Path) -> None:
 
     panels = [("8 clients req/s", "higher is better"), ("8 clients p95 (ms)", "lower is better"),
               ("time to ready (s)", "lower is better"), ("memory after warm-up (MB)", "lower is better")]
-    getters = dict(ROWS)
-    fig, axes = plt.subplots(1, len(panels), figsize=(14, 3.5))
+    getters = {name: (get, served) for name, get, served in ROWS}
+    setups = [s for s in SETUPS if s in results]
+    names = {"umb": "this assistant\n1 worker", "umb_workers": f"this assistant\n{label(results)}", "stock": "stock Rasa"}
+    colours = {"umb": "#1f77b4", "umb_workers": "#2ca02c", "stock": "#999999"}
+    fig, axes = plt.subplots(1, len(panels), figsize=(15, 3.8))
     for ax, (name, note) in zip(axes, panels):
-        values = [getters[name](results[s]) for s in ("umb", "stock")]
-        ax.bar(["this assistant", "stock Rasa"], values, color=["#1f77b4", "#999999"])
+        get, served = getters[name]
+        values = [value(results, s, get, served) or 0 for s in setups]
+        ax.bar([names[s] for s in setups], values, color=[colours[s] for s in setups])
         ax.set_title(f"{name}\n({note})", fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests-1", type=int, default=150, help="requests at 1 client (per system)")
-    parser.add_argument("--requests-8", type=int, default=480, help="requests at 8 clients (per system)")
+    parser.add_argument("--requests-1", type=int, default=150, help="requests at 1 client (per setup)")
+    parser.add_argument("--requests-8", type=int, default=480, help="requests at 8 clients (per setup)")
+    parser.add_argument("--people", type=int, default=8, help="people typing in the abusive-client scenario")
+    parser.add_argument("--people-conversations", type=int, default=6,
+                        help="conversations each person has, alone and beside the abusive client")
+    parser.add_argument("--quick", action="store_true",
+                        help="check this script in about 2 minutes: the trained model, few requests, no stock Rasa, "
+                             "no training, no accuracy (figures not for comparison)")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "current.tar.gz",
+                        help="with --quick: the model to serve (make train's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.quick:
+        args.requests_1, args.requests_8, args.people_conversations = 30, 96, 2
+        if not args.model.exists():
+            parser.error(f"--quick serves a trained model: {args.model} does not exist (make train)")
     started = time.perf_counter()
     results: Dict[str, Dict[str, Any]] = {}
+    redis_prefix = f"umbbench{os.getpid()}"
+    setups = [s for s in SETUPS if not (args.quick and s == "stock")]
+    if not redis_answers({}):
+        logger.warning("Redis does not answer on 127.0.0.1:6379: the %d-worker setup is skipped", cores())
+        setups.remove("umb_workers")
+    incremental: Optional[Dict[str, Any]] = None
     with tempfile.TemporaryDirectory(prefix="umb-bench-") as tmp:
         work = Path(tmp)
-        for system in SYSTEMS:
-            logger.info("%s: training", system)
-            model, seconds = train(system, work)
-            results[system] = {"train_s": round(seconds, 1)}
-            logger.info("%s: serving and loading", system)
-            results[system].update(serve_and_load(system, model, work, args.requests_1, args.requests_8))
-            logger.info("%s: held-out accuracy", system)
-            results[system]["accuracy"] = accuracy(model)
-        logger.info("incremental training")
-        incremental = incremental_training(work)
+        models: Dict[str, Path] = {}
+        for setup in setups:
+            system = "stock" if setup == "stock" else "umb"
+            if system not in models:
+                if args.quick:
+                    models[system] = args.model
+                else:
+                    logger.info("%s: training", system)
+                    models[system], seconds = train(system, work)
+                    results.setdefault(system, {})["train_s"] = round(seconds, 1)
+            logger.info("%s: serving and loading", setup)
+            results.setdefault(setup, {}).update(serve_and_load(
+                setup, models[system], work, args.requests_1, args.requests_8, args.people, args.people_conversations,
+                redis_prefix))
+            if not args.quick and setup != "umb_workers":
+                logger.info("%s: held-out accuracy", system)
+                results[setup]["accuracy"] = accuracy(models[system])
+        if not args.quick:
+            logger.info("incremental training")
+            incremental = incremental_training(work)
+    forget_redis_keys(redis_prefix)
     report = {
-        "date": time.strftime("%Y-%m-%d"),
+        "date": time.strftime("%Y-%m-%d"), "quick": args.quick,
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
         "results": results, "incremental_training": incremental,
         "benchmark_seconds": round(time.perf_counter() - started),
     }
-    (OUT / "bench.json").write_text(json.dumps(report, indent=2))
-    chart(results, OUT / "bench.png")
-    print(f"\nBenchmark {report['date']}, {report['machine']} ({report['benchmark_seconds']} s)\n")
+    name = "bench-quick" if args.quick else "bench"
+    (OUT / f"{name}.json").write_text(json.dumps(report, indent=2))
+    chart(results, OUT / f"{name}.png")
+    print(f"\nBenchmark {report['date']}, {report['machine']} ({report['benchmark_seconds']} s)"
+          f"{' --quick: a check of the script, not a measurement' if args.quick else ''}\n")
     print(table(results))
-    print(f"\nstories changed: retrained {incremental['stories_changed']['retrained']} "
-          f"in {incremental['stories_changed']['seconds']} s")
-    print(f"facts changed: retrained {incremental['facts_changed']['retrained'] or 'nothing'} "
-          f"({incremental['facts_changed']['seconds']} s for `rasa train` to find that out)")
-    print(f"\nwritten: {OUT / 'bench.json'}, {OUT / 'bench.png'}")
+    print()
+    print(abuse_table(results))
+    if incremental:
+        print(f"\nstories changed: retrained {incremental['stories_changed']['retrained']} "
+              f"in {incremental['stories_changed']['seconds']} s")
+        print(f"facts changed: retrained {incremental['facts_changed']['retrained'] or 'nothing'} "
+              f"({incremental['facts_changed']['seconds']} s for `rasa train` to find that out)")
+    print(f"\nwritten: {OUT / (name + '.json')}, {OUT / (name + '.png')}")
+
+
+def forget_redis_keys(prefix: str) -> None:
+    """The benchmark's locks and rate-limit counters, out of Redis."""
+    try:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=2, socket_connect_timeout=2)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+    except Exception as e:
+        logger.warning("Redis keys %s* not deleted (%s)", prefix, e)
 
 
 if __name__ == "__main__":
