@@ -32,7 +32,7 @@ def test_blind_conversations_get_the_right_replies(results: Dict[str, List[conve
 
 
 def test_topic_questions_are_rarely_refused(results: Dict[str, List[conversations.Result]]) -> None:
-    refused, asked = conversations.refusal_rate([r for name in ("dev", "dev2", "locked") for r in results[name]])
+    refused, asked = conversations.refusal_rate([r for name in ("dev", "dev2", "locked", "pl") for r in results[name]])
     assert asked > 200 and refused / asked <= MAX_REFUSED, f"{refused} of {asked} topic questions answered 'I don't know'"
 
 
