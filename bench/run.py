@@ -154,8 +154,8 @@ def summary(latencies: List[float], wall: float) -> Dict[str, Any]:
 async def load(url: str, convs: List[List[str]], clients: int, tag: str,
                think: Optional[Tuple[float, float]] = None, seed: int = 11) -> Dict[str, Any]:
     """Play the conversations with `clients` concurrent clients; each conversation has its own sender
-    and address (X-Forwarded-For); with `think`, a pause of that many seconds (uniform) between the
-    messages of a conversation, as a person typing. An error is any answer but 200 (a 429 too)."""
+    and address (X-Forwarded-For); with `think`, a pause of that many seconds (uniform) before each
+    message, as a person typing. An error is any answer but 200 (a 429 too)."""
     queue: asyncio.Queue = asyncio.Queue()
     for i, turns in enumerate(convs):
         queue.put_nowait((f"bench-{tag}-{i}", new_address(), turns))
@@ -163,30 +163,33 @@ async def load(url: str, convs: List[List[str]], clients: int, tag: str,
     errors = empty = 0
     rng = random.Random(seed)
 
-    async def client(session: aiohttp.ClientSession) -> None:
+    timeout = aiohttp.ClientTimeout(total=60)
+
+    async def client() -> None:
         nonlocal errors, empty
         while not queue.empty():
             sender, address, turns = queue.get_nowait()
-            for n, text in enumerate(turns):
-                if think and n:
-                    await asyncio.sleep(rng.uniform(*think))
-                start = time.perf_counter()
-                try:
-                    async with session.post(url, json={"sender": sender, "message": text},
-                                            headers={"X-Forwarded-For": address}) as r:
-                        body = await r.json()
-                        ok = r.status == 200
-                except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-                    ok, body = False, None
-                latencies.append(time.perf_counter() - start)
-                errors += not ok
-                empty += ok and not body
+            # a new visitor, a new connection (kept alive through the conversation): with several
+            # workers, the kernel gives it to whichever worker is free to accept it
+            async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=1)) as session:
+                for text in turns:
+                    if think:  # before each message, the first too: visitors do not arrive in step
+                        await asyncio.sleep(rng.uniform(*think))
+                    start = time.perf_counter()
+                    try:
+                        async with session.post(url, json={"sender": sender, "message": text},
+                                                headers={"X-Forwarded-For": address}) as r:
+                            body = await r.json()
+                            ok = r.status == 200
+                    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                        ok, body = False, None
+                    latencies.append(time.perf_counter() - start)
+                    errors += not ok
+                    empty += ok and not body
 
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=clients)) as session:
-        start = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(clients)))
-        wall = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall = time.perf_counter() - start
     return {**summary(latencies, wall), "errors": errors, "empty_replies": empty}
 
 
@@ -240,8 +243,8 @@ def abusive_scenario(url: str, people: int, conversations_each: int) -> Dict[str
     return {"people": people, "alone": alone, "with_abuser": beside, "abuser": abuser, "p95_ratio": ratio}
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
+def tree(pid: int) -> List[int]:
+    """A process and all its descendants."""
     children: Dict[int, List[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -249,10 +252,18 @@ def rss_mb(pid: int) -> float:
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         todo += children.get(p, [])
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total = 0
+    for p in tree(pid):
         try:
             total += int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text()).group(1))
         except (OSError, AttributeError):
@@ -334,9 +345,14 @@ def serve_and_load(system: str, model: Path, work: Path, n1: int, n8: int, peopl
         asyncio.run(load(url, conversations(20, seed=1), 2, f"{system}-warmup"))
         memory = rss_mb(proc.pid)
         one = asyncio.run(load(url, conversations(n1 // 3, seed=2), 1, f"{system}-c1"))
-        pids = worker_pids(log_path)
-        before = [cpu_seconds(pid) for pid in pids]
+        pids, servers = worker_pids(log_path), tree(proc.pid)
+        before, servers_before, bench_before = [cpu_seconds(pid) for pid in pids], sum(map(cpu_seconds, servers)), time.process_time()
         eight = asyncio.run(load(url, conversations(n8 // 3, seed=3), 8, f"{system}-c8"))
+        # where the machine's CPU went: the servers (Rasa, its workers, the action server) and the
+        # benchmark's own clients, which run on the same cores
+        eight["servers_cpu_s"] = round(sum(map(cpu_seconds, servers)) - servers_before, 1)
+        eight["bench_cpu_s"] = round(time.process_time() - bench_before, 1)
+        eight["wall_s"] = round(eight["requests"] / eight["rps"], 1) if eight["rps"] else 0.0
         if pids:  # how the 8 clients' work was shared between the workers
             eight["worker_cpu_s"] = [round(cpu_seconds(pid) - b, 1) for pid, b in zip(pids, before)]
         result = {"workers": workers, "ready_s": round(ready_seconds, 1), "first_reply": ready, "memory_mb": memory,
@@ -388,6 +404,8 @@ ROWS = [
     ("8 clients p99 (ms)", lambda r: r["c8"]["p99_ms"], True),
     ("8 clients req/s", lambda r: r["c8"]["rps"], True),
     ("errors (1 + 8 clients)", lambda r: r["c1"]["errors"] + r["c8"]["errors"], True),
+    ("8 clients: CPU s of servers + bench clients in wall s", lambda r: (
+        f"{r['c8']['servers_cpu_s']} + {r['c8']['bench_cpu_s']} in {r['c8']['wall_s']}"), True),
     ("8 clients: CPU s of each worker", lambda r: " + ".join(map(str, r["c8"]["worker_cpu_s"])), True),
     ("intent accuracy, held-out (169)", lambda r: r["accuracy"]["heldout"], False),
     ("intent accuracy, fresh held-out (60)", lambda r: r["accuracy"]["fresh"], False),
@@ -475,11 +493,11 @@ def chart(results: Dict[str, Dict[str, Any]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests-1", type=int, default=150, help="requests at 1 client (per setup)")
-    parser.add_argument("--requests-8", type=int, default=480, help="requests at 8 clients (per setup)")
+    parser.add_argument("--requests-1", type=int, help="requests at 1 client (per setup; 150, --quick 30)")
+    parser.add_argument("--requests-8", type=int, help="requests at 8 clients (per setup; 480, --quick 96)")
     parser.add_argument("--people", type=int, default=8, help="people typing in the abusive-client scenario")
-    parser.add_argument("--people-conversations", type=int, default=6,
-                        help="conversations each person has, alone and beside the abusive client")
+    parser.add_argument("--people-conversations", type=int,
+                        help="conversations each person has, alone and beside the abusive client (6, --quick 2)")
     parser.add_argument("--quick", action="store_true",
                         help="check this script in about 2 minutes: the trained model, few requests, no stock Rasa, "
                              "no training, no accuracy (figures not for comparison)")
@@ -489,8 +507,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
-    if args.quick:
-        args.requests_1, args.requests_8, args.people_conversations = 30, 96, 2
+    for name, full, quick in (("requests_1", 150, 30), ("requests_8", 480, 96), ("people_conversations", 6, 2)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
         if not args.model.exists():
             parser.error(f"--quick serves a trained model: {args.model} does not exist (make train)")
     started = time.perf_counter()
