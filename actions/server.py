@@ -46,10 +46,10 @@ def build(token: str) -> Sanic:
 
 
 def main() -> None:
-    try:
-        json_logs = logs.configure() == "json"
-    except ValueError as e:
-        raise SystemExit(str(e))
+    log_format = logs.configure()
+    if log_format is None:
+        raise SystemExit(1)
+    json_logs = log_format == "json"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", "5055")))
     args = parser.parse_args()

@@ -24,11 +24,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     os.chdir(ROOT)  # the endpoints file and the SQLite path are relative to the project
     load_env()
-    try:
-        logs.configure()
-    except ValueError as e:
-        logging.basicConfig(level=logging.INFO, format=logs.PLAIN)
-        logger.error("%s", e)
+    if logs.configure() is None:
         return 1
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # Rasa's dependencies' noise, not ours
     # imported here: they load Rasa's tracker store code, not needed for --help

@@ -77,10 +77,15 @@ def use_json() -> None:
                 logger.propagate = False  # its own handler now: not twice through the root's
 
 
-def configure(env: Mapping[str, str] = os.environ, level: int = logging.INFO) -> str:
-    """Set up the process's logging in the chosen format; the format."""
-    fmt = log_format(env)
+def configure(env: Mapping[str, str] = os.environ, level: int = logging.INFO) -> Optional[str]:
+    """Set up the process's logging in the chosen format; the format, or None when LOG_FORMAT is
+    wrong (logged, in plain text): the server must not start then."""
     logging.basicConfig(level=level, format=PLAIN)
+    try:
+        fmt = log_format(env)
+    except ValueError as e:
+        logging.getLogger(__name__).error("%s", e)
+        return None
     if fmt == "json":
         logging.captureWarnings(True)  # Python's warnings as log records too, not bare stderr lines
         use_json()

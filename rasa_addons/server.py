@@ -435,11 +435,7 @@ def _option(args: List[str], name: str) -> Optional[str]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    try:
-        logs.configure()
-    except ValueError as e:
-        logging.basicConfig(level=logging.INFO, format=logs.PLAIN)
-        logger.error("%s", e)
+    if logs.configure() is None:
         return 2
     if args[:1] != ["run"]:
         logger.error("Usage: python -m rasa_addons.server run <arguments of `rasa run`>")

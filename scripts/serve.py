@@ -195,14 +195,12 @@ class Supervised:
 def main() -> int:
     os.chdir(ROOT)
     load_settings()
-    try:
-        if logs.configure() == "json":
-            # TensorFlow's native info lines are printed, not logged: off, as in the image
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    except ValueError as e:
-        logging.basicConfig(level=logging.INFO, format=logs.PLAIN)
-        logger.error("%s", e)
+    log_format = logs.configure()
+    if log_format is None:
         return 1
+    if log_format == "json":
+        # TensorFlow's native info lines are printed, not logged: off, as in the image
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # only the messaging apps whose secrets are set (channels/settings.py); one file per port
     os.environ["RASA_CREDENTIALS"] = str(write_active_credentials(
         Path(os.environ["RASA_CREDENTIALS"]), ROOT / "build" / f"credentials.{os.environ['RASA_PORT']}.yml", os.environ

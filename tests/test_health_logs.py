@@ -4,6 +4,9 @@ tested in tests/test_scale_out.py (readiness, JSON logs, the stop)."""
 import asyncio
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -93,3 +96,12 @@ def test_pseudonym_is_keyed_and_stable_and_a_typo_in_the_format_is_refused() -> 
     assert logs.log_format({}) == "plain" and logs.log_format({"LOG_FORMAT": "JSON"}) == "json"
     with pytest.raises(ValueError, match="LOG_FORMAT must be one of plain, json"):
         logs.log_format({"LOG_FORMAT": "jsno"})
+
+
+def test_a_wrong_log_format_is_named_and_every_server_refuses_to_start(caplog) -> None:
+    assert logs.configure({"LOG_FORMAT": "jsno"}) is None
+    assert "LOG_FORMAT must be one of plain, json, not 'jsno'" in caplog.text
+    for module in ("rasa_addons.server", "actions.server", "console"):
+        done = subprocess.run([sys.executable, "-m", module, *(["run"] if module == "rasa_addons.server" else [])],
+                              env={**os.environ, "LOG_FORMAT": "jsno"}, capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and "LOG_FORMAT must be one of plain, json" in done.stderr, module
