@@ -223,10 +223,15 @@ ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer
 NOT_ASKED = ("language",)
 
 # Where one question ends and another may begin: "where is the center and who pays the professors?"
-# Polish: "oraz", "a także", "także", "też", and "i" before a question word ("gdzie jest centrum i kto
-# je założył?"; an English "i" is the pronoun)
-CLAUSE_END = re.compile(r"[?;,.!+&]|\b(?:and|also|plus|as well as|oraz|a także|także|też|tez|takze)\b"
-                        r"|\bi (?=(?:a |czy |jak )?(?:kto|kiedy|gdzie|jaki|jaka|jakie|jakich|ile|ilu|czy|co|skąd|skad|dla kogo|który|która|które)\b)")
+# Polish: "oraz", "a także", "także", "też", "jak również", "ponadto", "poza tym", and "i" or "a" before a
+# question word ("gdzie jest centrum i kto je założył?", "gdzie jest biuro a jaki ma numer?"; an English "i"
+# is the pronoun, an English "a" is never followed by a Polish question word: "a co-founder" is not one)
+CLAUSE_END = re.compile(r"[?;,.!+&]|\b(?:and|also|plus|as well as|oraz|a także|także|też|tez|takze|jak również|jak rowniez"
+                        r"|a również|a rowniez|ponadto|poza tym)\b"
+                        r"|\b[ia] (?=(?:a |czy |jak )?(?:kto|kogo|komu|kiedy|gdzie|jaki|jaka|jakie|jakiego|jakiej|jakim|jakich|jacy|ile|ilu"
+                        r"|czy|co|czego|czym|skąd|skad|dlaczego|po co|dla kogo|który|która|które|którego|której|którym|których|ktory|ktora"
+                        r"|ktore|ktorego|ktorej|ktorym|ktorych|od kiedy|do kiedy|w jakim|w jakich|w którym|w ktorym|w których|w ktorych"
+                        r"|z jakich|z których|z ktorych|na jakiej|na której|na ktorej|pod jakim)\b(?!-))")
 
 
 # Words that name a topic only loosely ("partners", "office", "the page"): another topic named beside
@@ -312,7 +317,11 @@ REFERRING = frozenset({"it", "its", "they", "them", "their", "there", "that", "t
                        # Polish: it, its, they, them, their, there, that (not "to", "ten", "one": too
                        # common, or English words)
                        "ono", "je", "jego", "jej", "oni", "ich", "nich", "nim", "nimi", "niego", "niej", "tam",
-                       "tego", "tej", "tym", "tych", "tamten", "tamto"})
+                       "tego", "tej", "tym", "tych", "tamten", "tamto",
+                       # her, him (dative), those, from there, the said (not "ja", "nie", "im", "te": "I", "no",
+                       # an English typo, too common)
+                       "ją", "nią", "jemu", "niemu", "tamci", "tamta", "tamte", "tamtego", "tamtej", "tamtym",
+                       "tamtych", "tamtejsze", "tamtejszy", "stamtąd", "stamtad", "tę", "owe", "owych", "ów"})
 
 
 def refers_back(text: str) -> bool:
