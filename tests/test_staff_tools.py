@@ -217,3 +217,22 @@ async def test_unanswered_reads_a_postgresql_store(postgres_store, tmp_path: Pat
         "who teaches anatomy maybe": "ask_visiting_professors",  # answered, but with low confidence
     }
     assert "pg-sender-42" not in out.read_text()
+
+
+def test_conversation_tests_compare_entities_but_the_language() -> None:
+    from rasa.core.test import EvaluationStore, WronglyClassifiedUserUtterance
+    from rasa.shared.core.events import UserUttered
+
+    from staff.test_bot import _wrong_turns
+
+    def turn(predicted: list) -> WronglyClassifiedUserUtterance:
+        target = [{"text": "fax?", "start": 0, "end": 3, "entity": "contact_channel", "value": "fax"}]
+        store = EvaluationStore(intent_predictions=["ask_contact"], intent_targets=["ask_contact"],
+                                entity_predictions=predicted, entity_targets=target)
+        return WronglyClassifiedUserUtterance(UserUttered("fax?", {"name": "ask_contact"}), store)
+
+    language = {"text": "fax?", "start": 0, "end": 4, "entity": "language", "value": "pl"}
+    fax = {"text": "fax?", "start": 0, "end": 3, "entity": "contact_channel", "value": "fax"}
+    assert _wrong_turns([turn([fax, language])]) == []
+    assert _wrong_turns([turn([{**fax, "value": "phone"}, language])]) == [
+        "    \"fax?\": should name ['contact_channel=fax'], named ['contact_channel=phone']"]
