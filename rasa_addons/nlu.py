@@ -184,7 +184,8 @@ def english_words() -> FrozenSet[str]:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
 class SpellingCorrector(GraphComponent):
-    """Mends misspelt words before anything else reads the message ("emial", "adress", "profesors").
+    """Mends misspelt words before the classifiers read the message ("emial", "adress", "profesors"),
+    and drops markup tags (a pasted "<b>phone</b>" asks about the phone; the tags are no words).
 
     A word that is neither in the training data nor an English word becomes the training data's word
     nearest to it: one edit away for words of up to seven letters, two for longer ones, the more
@@ -197,6 +198,7 @@ class SpellingCorrector(GraphComponent):
     other way round. A message of no known language may get any of them.
     """
 
+    TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
     WORD = re.compile(r"[^\W\d_]+")
     MIN_LENGTH = 4
 
@@ -282,6 +284,7 @@ class SpellingCorrector(GraphComponent):
             text = message.get(TEXT)
             if text:
                 language = message.get(LANGUAGE)
+                text = self.TAG.sub(" ", text)
                 message.set(TEXT, self.WORD.sub(lambda m: self._corrected(m.group(), language), text))
         return messages
 

@@ -40,6 +40,9 @@ OUT_OF_SCOPE = "out_of_scope"
 DEFAULT_FALLBACK_ACTION = "action_default_fallback"
 # Actions Rasa runs on its own; they say nothing about the answer.
 HOUSEKEEPING = {"action_listen", "action_session_start", "action_extract_slots"}
+# The replies that say a message was not understood or is not covered (domain.yml): a follow-up that
+# could not be placed gets them under a topic's intent, with any confidence.
+NOT_ANSWERED = {"utter_not_understood", "utter_out_of_scope"}
 LANGUAGE = "language"  # the slot and the entity (domain.yml)
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "pl": "Polish"}
@@ -110,13 +113,16 @@ def message_language(message: Dict[str, Any], slot: str) -> str:
 
 
 def unanswered(events: Iterable[Dict[str, Any]], min_confidence: float, fallback: str) -> Dict[str, Asked]:
-    """Messages that ended in fallback or out of scope, or were understood with low confidence."""
+    """Messages that ended in fallback or out of scope, were understood with low confidence, or got
+    a reply saying they were not understood or not covered."""
     found: Dict[str, Asked] = defaultdict(Asked)
     pending: Optional[Dict[str, Any]] = None  # the last user message, until its answer is known
+    action: Optional[str] = None  # the first action taken for it
+    refused = False  # it got one of the NOT_ANSWERED replies
     sender = None
     slot = DEFAULT_LANGUAGE  # the conversation's language slot
 
-    def settle(message: Optional[Dict[str, Any]], action: Optional[str]) -> None:
+    def settle(message: Optional[Dict[str, Any]], action: Optional[str], refused: bool) -> None:
         if message is None:
             return
         parse = message.get("parse_data") or {}
@@ -125,7 +131,7 @@ def unanswered(events: Iterable[Dict[str, Any]], min_confidence: float, fallback
         text = " ".join(str(message.get("text") or "").split())
         if not text or text.startswith("/"):  # a button's payload, not something typed
             return
-        if intent in (NOT_UNDERSTOOD, OUT_OF_SCOPE) or confidence < min_confidence or action == fallback:
+        if intent in (NOT_UNDERSTOOD, OUT_OF_SCOPE) or confidence < min_confidence or action == fallback or refused:
             asked = found[text.lower()]
             asked.texts[text] += 1
             asked.languages[message.get(LANGUAGE) or DEFAULT_LANGUAGE] += 1
@@ -136,20 +142,21 @@ def unanswered(events: Iterable[Dict[str, Any]], min_confidence: float, fallback
 
     for event in events:
         if event["sender_id"] != sender:
-            settle(pending, None)
+            settle(pending, action, refused)
             pending, sender, slot = None, event["sender_id"], DEFAULT_LANGUAGE
         if event["type_name"] == "user":
-            settle(pending, None)
-            pending = json.loads(event["data"])
+            settle(pending, action, refused)
+            pending, action, refused = json.loads(event["data"]), None, False
             pending[LANGUAGE] = message_language(pending, slot)
         elif event["type_name"] == "slot":
             data = json.loads(event["data"])
             if data.get("name") == LANGUAGE and data.get("value") in LANGUAGE_NAMES:
                 slot = data["value"]
-        elif event["type_name"] == "action" and pending is not None and event["action_name"] not in HOUSEKEEPING:
-            settle(pending, event["action_name"])
-            pending = None
-    settle(pending, None)
+        elif event["type_name"] == "action" and pending is not None and action is None and event["action_name"] not in HOUSEKEEPING:
+            action = event["action_name"]
+        elif event["type_name"] == "bot" and pending is not None:
+            refused = refused or (json.loads(event["data"]).get("metadata") or {}).get("utter_action") in NOT_ANSWERED
+    settle(pending, action, refused)
     return found
 
 

@@ -37,6 +37,14 @@ def test_the_spelling_corrector_mends_a_typo_of_a_known_word_only() -> None:
     assert corrector.correction("zzqxv") is None  # nothing near it
 
 
+def test_markup_tags_are_no_words_but_comparisons_stay() -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    corrector = SpellingCorrector(None, None, {"address": 3})
+    [message] = corrector.process([Message(data={"text": "<p class='x'>your <b>adress</b></p> if 3 < 5?"})])
+    assert message.get("text").split() == ["your", "address", "if", "3", "<", "5?"]
+
+
 # the first went to the contact card before the gate: "how do I ..." is how contact questions start
 @pytest.mark.parametrize("text", ["how do I boil pasta properly?", "Which bicycle tyres suit gravel roads in winter?"])
 async def test_the_trained_model_sends_another_domain_to_out_of_scope(agent, text: str) -> None:
