@@ -17,6 +17,8 @@ from typing import Dict, List, Optional
 
 import requests
 
+from tests.proxy import pipe
+
 
 class Balancer:
     """127.0.0.1:<port> spread over `backends` (ports); `served` counts connections per backend."""
@@ -98,20 +100,5 @@ class Balancer:
         if upstream is None:
             client.close()  # no backend: the client sees the connection closed (nginx: 502)
             return
-        threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-        self._pipe(upstream, client)
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
+        threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+        pipe(upstream, client)

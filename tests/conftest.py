@@ -110,6 +110,19 @@ def unavailable_reply(f: Facts) -> str:
             f"{f.contact.office}: {f.contact.email}, tel. {f.contact.phone}.")
 
 
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of one's own (for a fixture); its keys are deleted afterwards."""
+    import uuid
+
+    import redis
+
+    prefix = f"umbtest{uuid.uuid4().hex[:8]}"
+    yield prefix
+    r = redis.Redis(host="127.0.0.1", port=6379)
+    for key in r.scan_iter(f"{prefix}*"):
+        r.delete(key)
+
+
 @pytest.fixture(scope="session")
 def facts() -> Facts:
     """data/facts.yml as the assistant reads it."""

@@ -1,7 +1,7 @@
 """A TCP proxy that a test can cut, to make a server look down or hung without stopping it."""
 import socket
 import threading
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 
 class Proxy:
@@ -81,15 +81,22 @@ class Proxy:
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                if self.mode != "hang":
-                    dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        pipe(src, dst, lambda: self.mode != "hang")
+
+
+def pipe(src: socket.socket, dst: socket.socket, forward: Callable[[], bool] = lambda: True) -> None:
+    """Copy `src` to `dst` (dropping what arrives while `forward()` is false) until either closes;
+    then close both."""
+    try:
+        while data := src.recv(65536):
+            if forward():
+                dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()

@@ -22,7 +22,7 @@ from channels.limits import (
 )
 from rasa_addons.server import server_timeouts
 from scripts.assistant import Assistant
-from tests.conftest import ROOT, Facts, phone_reply
+from tests.conftest import ROOT, Facts, phone_reply, redis_prefix
 from tests.test_robustness import turn_replies
 
 PROXIES = parse_proxies("127.0.0.1 10.0.0.0/8")
@@ -98,13 +98,7 @@ async def test_rest_and_socketio_count_together_in_one_process() -> None:
 
 # --- Redis: one limit across instances ------------------------------------------------------------
 
-@pytest.fixture
-def prefix() -> Any:
-    prefix = f"umbtest{uuid.uuid4().hex[:8]}"
-    yield prefix
-    r = redis.Redis(host="127.0.0.1", port=6379)
-    for key in r.scan_iter(f"{prefix}*"):
-        r.delete(key)
+prefix = pytest.fixture(name="prefix")(redis_prefix)
 
 
 def redis_limits(prefix: str, **env: str) -> Limits:
@@ -146,13 +140,7 @@ def test_server_timeouts_defaults_and_settings() -> None:
 
 # --- through the real server ----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def server_prefix() -> Any:
-    prefix = f"umbtest{uuid.uuid4().hex[:8]}"
-    yield prefix
-    r = redis.Redis(host="127.0.0.1", port=6379)
-    for key in r.scan_iter(f"{prefix}*"):
-        r.delete(key)
+server_prefix = pytest.fixture(name="server_prefix", scope="module")(redis_prefix)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import requests
 from channels.limits import Limits, workers
 from rasa_addons.server import REDIS_LOCK_STORE, file_lock_store, with_lock_store, worker_plan
 from scripts.assistant import Assistant
-from tests.conftest import ROOT, Facts, phone_reply
+from tests.conftest import ROOT, Facts, phone_reply, redis_prefix
 
 
 # --- the rule -------------------------------------------------------------------------------------
@@ -100,13 +100,7 @@ def test_rate_limit_counters_know_the_workers() -> None:
 
 # --- one real server with 2 workers ---------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def prefix() -> Iterator[str]:
-    prefix = f"umbtest{uuid.uuid4().hex[:8]}"
-    yield prefix
-    r = redis.Redis(host="127.0.0.1", port=6379)
-    for key in r.scan_iter(f"{prefix}*"):
-        r.delete(key)
+prefix = pytest.fixture(name="prefix", scope="module")(redis_prefix)
 
 
 @pytest.fixture(scope="module")
