@@ -53,9 +53,10 @@ HEADERS = {
 CONVERSATIONS_SHOWN = 100  # at most, newest first: a search narrows them down
 # how a value not in its form is explained, by the fact's name (the schema's pattern is for programmers)
 FORMS = {
-    "phone": "a phone number: digits, spaces, + ( ) and -, at least 6, e.g. +48 85 686 51 76",
-    "fax": "a fax number: digits, spaces, + ( ) and -, at least 6, e.g. +48 85 748 54 16",
-    "email": "an e-mail address, e.g. international@umb.edu.pl",
+    # the examples are made up: a fact lives only in data/facts.yml
+    "phone": "a phone number: digits, spaces, + ( ) and -, at least 6, e.g. +48 85 123 45 67",
+    "fax": "a fax number: digits, spaces, + ( ) and -, at least 6, e.g. +48 85 123 45 68",
+    "email": "an e-mail address, e.g. office@example.edu",
 }
 
 

@@ -306,7 +306,7 @@ def _facts_problem(error: FactsError) -> Problem:
         fix = (f"'{error.key}' is not a fact the assistant knows. Check its spelling against the other names "
                "in this section; a new kind of fact needs a developer.")
     elif error.kind == "malformed":
-        fix = ("Write it like the original: a phone or fax number such as +48 85 686 51 76 (digits, spaces, "
+        fix = ("Write it like the original: a phone or fax number such as +48 85 123 45 67 (digits, spaces, "
                "+ ( ) -), an e-mail address such as name@umb.edu.pl, a number per year such as 12 or over 10 "
                "(only over, more than, about, around, nearly, almost, at least or up to before the number: the "
                "assistant says these words in Polish itself).")

@@ -88,7 +88,7 @@ def test_malformed_secret_is_reported_without_its_value(caplog, variable: str, v
     ("FACEBOOK_PAGE_ACCESS_TOKEN", "EAAGm0PX4ZCpsBAKZB", "'EAAGm0PX4ZCpsBAKZB'"),
     ("BOTFRAMEWORK_APP_ID", "2b6d7b5e-4f0c-4c0a-9a77-123456789abc", "my-bot"),
     ("TWILIO_ACCOUNT_SID", "AC" + "0123456789abcdef" * 2, "SK" + "0123456789abcdef" * 2),
-    ("TWILIO_NUMBER", "whatsapp:+14155238886", "0048 85 686 51 76"),
+    ("TWILIO_NUMBER", "whatsapp:+14155238886", "0048 85 123 45 67"),
     ("MATTERMOST_URL", "https://chat.example.org/api/v4", "https://chat.example.org"),
     ("MATTERMOST_TOKEN", "9xuqwrwgstrb3mzrxb83nb357a", "9xuqwrwg strb3mzrxb83nb357a"),
     ("GOOGLE_CHAT_PROJECT_NUMBER", "123456789012", "umb-assistant"),
