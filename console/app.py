@@ -3,7 +3,8 @@
 Every page but the sign-in page (and its style sheet) needs a session; every POST needs the CSRF
 token of its session (the sign-in form: of its own pre-session cookie). Pages are rendered with
 autoescaping on, so a message typed by anyone on the internet is shown as text, never as HTML, and
-the Content-Security-Policy allows no script at all, as a second line of defence.
+the Content-Security-Policy allows no script at all, as a second line of defence. Each saved file is
+versioned (staff.versioning): a patch kept for the Changes page, and a git commit in a checkout.
 """
 import asyncio
 import datetime
@@ -34,8 +35,8 @@ from staff.examples import ExampleRefused, add_example, intent_blocks
 from rasa_addons.logs import pseudonymizer
 from staff.facts_edit import _yaml, editable_fields, save, value_of
 from staff.retention import delete as delete_conversations
-from staff.train import MODEL, ROOT as PROJECT, reload
-from staff.versioning import commit_file
+from staff.train import MODEL, ROOT as PROJECT, Switch, reload_all
+from staff.versioning import Changes, commit_file
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,15 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _text(path: Path) -> Optional[str]:
+    """A file's text exactly as stored (line endings kept, for its patch); None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
 def _texts_digest(texts: List[str]) -> str:
     """Which version of a response's wording a form was made from."""
     return hashlib.sha256(json.dumps(texts).encode()).hexdigest()
@@ -104,16 +114,44 @@ class Console:
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
         # sender id -> pseudonym: the servers' own (LOG_PSEUDONYM_KEY), so a log line points to its conversation
         self.pseudonym = pseudonymizer()
-        self.pipeline = Pipeline(lambda: reload(settings.rasa_url, settings.rasa_token, PROJECT / MODEL), cwd=str(PROJECT))
+        self.changes = Changes(settings.db)
+        self.saving = asyncio.Lock()  # one save at a time: each patch applies on top of the one before
+        self.switched: Optional[Switch] = None  # the last run's switch, instance by instance
+        self.pipeline = Pipeline(self.switch, cwd=str(PROJECT))
+
+    def switch(self) -> bool:
+        """The pipeline's last step: every Rasa server of RASA_URLS to the new model; True only when all took it."""
+        self.switched = reload_all(self.settings.rasa_urls, self.settings.rasa_token, PROJECT / MODEL)
+        return bool(self.switched)
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         """Blocking work (hashing, reading the store, writing files) off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args))
 
-    async def commit(self, path: Path, who: str, message: str) -> Optional[str]:
-        """The saved file as a git commit of its own by `who` (staff.versioning), unless STAFF_GIT_COMMITS
-        is off; None when not committed (not a git checkout)."""
-        return await self.run(commit_file, path, who, f"Staff console: {message}") if self.settings.git_commits else None
+    def repo_name(self, path: Path) -> str:
+        """The saved file's path in the repository (data/facts.yml, domain.yml, data/nlu/...), wherever
+        this deployment keeps it, so that its patch applies to a checkout."""
+        s = self.settings
+        for where, name in ((s.facts, "data/facts.yml"), (s.domain, "domain.yml")):
+            if path.resolve() == where.resolve():
+                return name
+        for folder, name in ((s.nlu_dir, "data/nlu"), (PROJECT, "")):
+            if path.resolve().is_relative_to(folder.resolve()):
+                return "/".join(filter(None, [name, path.resolve().relative_to(folder.resolve()).as_posix()]))
+        return path.name
+
+    async def version(self, path: Path, before: Optional[str], who: str, message: str) -> Optional[str]:
+        """Keep the saved file's change as a patch (the Changes page) and, unless STAFF_GIT_COMMITS is
+        off, as a git commit of its own by `who` (staff.versioning); the commit's id, None when not
+        committed (not a git checkout). Called under `saving`, with the file's text before the save."""
+        after, message = _text(path) or "", f"Staff console: {message}"
+        if after == before:
+            return None
+        change = await self.run(self.changes.add, before, after, self.repo_name(path), who, message)
+        commit = await self.run(commit_file, path, who, message) if self.settings.git_commits else None
+        if commit:
+            await self.run(self.changes.set_commit, change, commit)
+        return commit
 
     def render(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         token = getattr(request.ctx, "token", None)
@@ -239,13 +277,15 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
         if not text or verdict not in ("label", "out_of_scope", "ignore") or (verdict != "ignore" and not intent):
             return response.text("Incomplete form: reload the inbox and try again.", status=400)
         if verdict != "ignore":
-            try:
-                language = request.form.get("language") if request.form.get("language") in ("en", "pl") else None
-                path, line = await c.run(add_example, s.nlu_dir, intent, text, language)
-            except ExampleRefused as e:
-                c.flash(request, "error", f"Not added: {e}")
-                return response.redirect("/inbox", status=303)
-            commit = await c.commit(path, request.ctx.user, f"example of {intent} added")
+            language = request.form.get("language") if request.form.get("language") in ("en", "pl") else None
+            async with c.saving:
+                before = {p: _text(p) for p in s.nlu_dir.rglob("*.yml")}  # the file it goes to is known after
+                try:
+                    path, line = await c.run(add_example, s.nlu_dir, intent, text, language)
+                except ExampleRefused as e:
+                    c.flash(request, "error", f"Not added: {e}")
+                    return response.redirect("/inbox", status=303)
+                commit = await c.version(path, before.get(path), request.ctx.user, f"example of {intent} added")
             c.audit.record(request.ctx.user, "example added", intent=intent, text=text, file=path.name, line=line, commit=commit)
             c.flash(request, "ok", f"“{text}” added as an example of {intent} ({path.name}, line {line}). "
                                    "The assistant learns it at the next training.")
@@ -280,10 +320,13 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
 
     async def change_facts(request: Request, values: Dict[str, Any], undoes: Optional[int] = None) -> List[str]:
         """Save, then record each change in the history and the audit log; raises FactsError."""
-        doc = _yaml().load(s.facts.read_text(encoding="utf-8"))
-        before = {field: value_of(doc, field) for field in values}
-        changed = await c.run(save, s.facts, values, request.ctx.user, datetime.date.today())
-        commit = await c.commit(s.facts, request.ctx.user, f"{', '.join(changed)} {'undone' if undoes else 'changed'}") if changed else None
+        async with c.saving:
+            text = _text(s.facts) or ""
+            doc = _yaml().load(text)
+            before = {field: value_of(doc, field) for field in values}
+            changed = await c.run(save, s.facts, values, request.ctx.user, datetime.date.today())
+            commit = await c.version(s.facts, text, request.ctx.user,
+                                     f"{', '.join(changed)} {'undone' if undoes else 'changed'}") if changed else None
         for field in changed:
             c.store.add_fact_change(field, before[field], values[field], request.ctx.user, undoes)
             c.audit.record(request.ctx.user, "fact undone" if undoes else "fact changed", field=field,
@@ -325,14 +368,18 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
     # --- check, train, test, switch -----------------------------------------------------------
     @app.get("/model")
     async def model_page(request: Request) -> HTTPResponse:
-        return c.render(request, "model.html", run=c.pipeline.run, can_switch=bool(s.rasa_token))
+        switch = c.switched if c.pipeline.run is not None and not c.pipeline.run.running else None
+        return c.render(request, "model.html", run=c.pipeline.run, can_switch=bool(s.rasa_token), switch=switch,
+                        instances=s.rasa_urls)
 
     @app.post("/model/run")
     async def model_run(request: Request) -> HTTPResponse:
         if c.pipeline.start(request.ctx.user):
+            c.switched = None
             c.audit.record(request.ctx.user, "training started")
-            c.pipeline.task.add_done_callback(
-                lambda _: c.audit.record(c.pipeline.run.by, "training finished", result=c.pipeline.run.state))
+            c.pipeline.task.add_done_callback(lambda _: c.audit.record(
+                c.pipeline.run.by, "training finished", result=c.pipeline.run.state,
+                **({"switched": c.switched.switched, "not_switched": c.switched.failed} if c.switched is not None else {})))
         else:
             c.flash(request, "error", f"A run started by {c.pipeline.run.by} is still going: its progress is below.")
         return response.redirect("/model", status=303)
@@ -359,11 +406,13 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
         if variants is None or request.form.get("base") != _texts_digest([text for _, text in variants]):
             return answers_page(request, 409, "This answer was changed by someone else meanwhile: the form now shows "
                                               "their wording. Make your change again.", name)
-        try:
-            changed = await c.run(save_wording, s.domain, name, texts, PROJECT, s.facts)
-        except WordingRefused as e:
-            return answers_page(request, 422, f"Not saved: {e}", name, texts)
-        commit = await c.commit(s.domain, request.ctx.user, f"wording of {name} changed") if changed else None
+        async with c.saving:
+            before = _text(s.domain)
+            try:
+                changed = await c.run(save_wording, s.domain, name, texts, PROJECT, s.facts)
+            except WordingRefused as e:
+                return answers_page(request, 422, f"Not saved: {e}", name, texts)
+            commit = await c.version(s.domain, before, request.ctx.user, f"wording of {name} changed") if changed else None
         for old, new in changed:
             c.audit.record(request.ctx.user, "answer changed", response=name, old=old, new=new, commit=commit)
         c.flash(request, "ok", f"Saved: {name}. The assistant uses the new wording after the next training "
@@ -421,6 +470,29 @@ def create_app(console: Console, name: str = "staff_console") -> Sanic:
         events = await c.run(inbox.stored_events, c.tracker_url, time.time() - days_back * 86400)
         found = talks.insights(events, c.pseudonym, c.fallback, s.min_confidence)
         return c.render(request, "insights.html", insights=found, days=days_back)
+
+    # --- changes: each saved file as a patch (versioning without git) ------------------------
+    @app.get("/changes")
+    async def changes_page(request: Request) -> HTTPResponse:
+        listed = await c.run(c.changes.listed)
+        return c.render(request, "changes.html", changes=listed[::-1], git_commits=s.git_commits,
+                        since=listed[0]["when"][:10] if listed else datetime.date.today().isoformat())
+
+    @app.get("/changes/patch")
+    async def changes_patch(request: Request) -> HTTPResponse:
+        """One change (?id=) or all from a day on (?since=YYYY-MM-DD), oldest first, as one patch file
+        for `git am`, `git apply` or `patch -p1` in the repository."""
+        wanted, since = request.args.get("id") or "", day_or(request.args.get("since"), "")
+        if wanted.isdigit():
+            found, name = await c.run(functools.partial(c.changes.listed, change_id=int(wanted))), f"umb-change-{wanted}.patch"
+        elif since:
+            found, name = await c.run(c.changes.listed, start_of(since)), f"umb-changes-since-{since}.patch"
+        else:
+            return response.text("Say which change (id) or from which day (since, YYYY-MM-DD).", status=400)
+        if not found:
+            return response.text("No change saved in the console matches: nothing to download.", status=404)
+        return response.text("".join(change["patch"] for change in found), content_type="text/x-diff; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     return app
 

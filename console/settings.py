@@ -9,6 +9,7 @@ from typing import List, Mapping, Optional
 from dotenv import load_dotenv
 
 from channels.limits import Network, parse_proxies
+from staff.train import rasa_urls
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Settings:
     proxies: List[Network]
     rasa_url: str
     rasa_token: Optional[str]
+    rasa_urls: List[str]  # every Rasa server the switch reaches (RASA_URLS; default: rasa_url alone)
     secret: str = ""  # session_secret(), read only by the console itself
 
     @classmethod
@@ -68,6 +70,7 @@ class Settings:
             proxies=parse_proxies(env.get("TRUSTED_PROXIES") or ""),
             rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT') or 5005}",
             rasa_token=env.get("RASA_AUTH_TOKEN") or None,
+            rasa_urls=rasa_urls(env),
         )
 
 

@@ -4,24 +4,30 @@ Unit tests first (no servers): an example added to its intent's block with the f
 unchanged, duplicates refused, facts saved keeping comments and recorded as docs/STAFF.md shows,
 wrong facts refused with nothing written, passwords hashed, the sign-in throttle, the inbox,
 conversations and insights from events, wordings saved or refused as `make check` would, a saved
-file committed alone to git.
+file committed alone to git, a patch that recreates a saved file, a switch that names the instance
+it did not reach.
 Then one assistant with its console (started by the run script, as `make run` does, on free ports,
 on copies of the facts, data/nlu/ and domain.yml in a git checkout of their own): every URL refuses
 without a session, a POST without its CSRF token is refused, a conversation is searched, shown with
 markup inert and deleted, insights and an answer's wording over HTTP, and a staff member in Debian's
 chromium signs in, labels a question people asked, changes the phone number and the assistant
-answers with it.
+answers with it. Last, a console alone on copies outside git: its changes downloaded as patches
+recreate the saved files in the repository.
 """
 import datetime
+import http.server
 import json
 import logging
+import os
 import re
 import shutil
 import sqlite3
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Dict, Iterator, List
 
 import pytest
 import requests
@@ -33,13 +39,15 @@ from console.conversations import conversations, insights, search
 from console.inbox import RATED_DOWN, collect
 from console.pipeline import Pipeline
 from console.settings import Settings, session_secret
+from console.app import Console
 from console.users import add_user
 from scripts.assistant import Assistant, free_port
 from staff.answers_edit import WordingRefused, save_wording, wordings
 from staff.check import check
 from staff.examples import ExampleRefused, add_example
 from staff.facts_edit import save
-from staff.versioning import commit_file
+from staff.train import MODEL as MODEL_FILE, Switch, reload_all
+from staff.versioning import Changes, commit_file
 from tests.conftest import FACTS_FILE, ROOT, Facts, phone_reply, record_change
 from tests.test_widget import CHROMIUM, CHROMIUM_ARGS
 
@@ -342,6 +350,66 @@ def test_saved_file_committed_alone_as_the_staff_member(tmp_path: Path) -> None:
     assert git(tmp_path, "diff", "--cached", "--name-only") == "other.yml"
 
 
+def test_patch_recreates_the_file_even_without_a_last_newline_or_as_a_new_file(tmp_path: Path) -> None:
+    """What `git apply` and `patch -p1` need: the repository's path, a marked missing last newline,
+    a new file from /dev/null; several patches in one file apply one after the other."""
+    changes = Changes(tmp_path / "staff.db")
+    original = FACTS_FILE.read_text()
+    steps = [original.replace("\n", "\r\n", 3), original + "# no newline at the end", original + "# a comment\n"]
+    for before, after in zip([original] + steps, steps):
+        changes.add(before, after, "data/facts.yml", STAFF, "Staff console: a change")
+    changes.add(None, "nlu:\n", "data/nlu/new.yml", "piotr", "Staff console: a new file")
+    for tool in (["git", "apply"], ["patch", "-p1", "--quiet"]):
+        repo = tmp_path / tool[0]
+        (repo / "data").mkdir(parents=True)
+        shutil.copy(FACTS_FILE, repo / "data" / "facts.yml")
+        patch = "".join(change["patch"] for change in changes.listed())
+        subprocess.run(tool, cwd=repo, input=patch.encode(), check=True)
+        assert (repo / "data" / "facts.yml").read_bytes() == steps[-1].encode() and (repo / "data" / "nlu" / "new.yml").read_text() == "nlu:\n"
+    one = changes.listed(change_id=2)[0]
+    assert (one["by"], one["file"]) == (STAFF, "data/facts.yml") and f"From: {STAFF} <{STAFF}@staff-console>" in one["patch"]
+    assert "\n\\ No newline at end of file\n" in one["patch"]
+
+
+class FakeRasa(http.server.BaseHTTPRequestHandler):
+    """A Rasa server's PUT /model: 204 with the right token."""
+    token = "fake-token"
+
+    def do_PUT(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(204 if f"token={self.token}" in self.path else 401)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_switch_not_done_when_one_instance_is_unreachable_and_the_page_names_it(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeRasa)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    up, down = f"http://127.0.0.1:{server.server_address[1]}", f"http://127.0.0.1:{free_port()}"
+    try:
+        assert reload_all([up], FakeRasa.token, MODEL_FILE)
+        switch = reload_all([up, down], FakeRasa.token, MODEL_FILE)
+        assert not switch and switch.switched == [up] and list(switch.failed) == [down]
+        assert switch.failed[down].startswith("no assistant answers there")
+        assert not reload_all([up], "wrong", MODEL_FILE) and not reload_all([up], None, MODEL_FILE)
+        env = {"STAFF_DB": str(tmp_path / "staff.db"), "STAFF_AUDIT_LOG": str(tmp_path / "audit.log"),
+               "RASA_URLS": f"{up} {down}/", "RASA_AUTH_TOKEN": FakeRasa.token}
+        console = Console(Settings.from_env(env), "sqlite://", "action_default_fallback")
+        assert console.settings.rasa_urls == [up, down]
+        pipeline = Pipeline(console.switch, [("Check", ["python3", "-c", "pass"])])
+        pipeline.start(STAFF)
+        await pipeline.task
+    finally:
+        server.shutdown()
+    assert pipeline.run.state == "not switched" and console.switched.failed.keys() == {down}
+    page = console.templates.get_template("model.html").render(run=pipeline.run, can_switch=True,
+                                                                 switch=console.switched, instances=[up, down])
+    status = page.split('role="status"', 1)[1].split("</p>", 1)[0]
+    assert f"not every assistant server was switched:\n{down} keeps its old model" in status
+    assert f"<li>{up}: switched to the new model</li>" in page and f"<li>{down}: <strong>not switched</strong>: no assistant" in page
+
+
 # --- the running console -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -398,7 +466,7 @@ def test_every_console_url_refuses_without_a_session(assistant: Assistant, workd
     routes = {("/" + route.path, method) for route in app.router.routes for method in route.methods}
     assert {("/inbox", "GET"), ("/facts", "POST"), ("/inbox/review", "POST"), ("/conversations", "GET"),
             ("/conversations/view", "GET"), ("/conversations/delete", "POST"), ("/answers", "GET"), ("/answers", "POST"),
-            ("/insights", "GET")} <= routes
+            ("/insights", "GET"), ("/changes", "GET"), ("/changes/patch", "GET")} <= routes
     facts = (workdir / "facts.yml").read_text()
     for path, method in sorted(routes):
         if path in PUBLIC:
@@ -505,6 +573,7 @@ def test_answer_wording_changed_in_the_console(assistant: Assistant, workdir: Pa
     entry = json.loads((workdir / "audit.log").read_text().splitlines()[-1])
     assert (entry["who"], entry["what"], entry["response"], entry["new"]) == (STAFF, "answer changed", "utter_contact_fax", "Our fax ({office}): {fax}.")
     assert entry["commit"] == git(workdir, "rev-parse", "--short", "HEAD")  # versioned: a commit of domain.yml alone, by the staff member
+    assert f"<td>{entry['commit']}</td>" in session.get(f"{assistant.console}/changes").text  # and a patch on the Changes page
     assert git(workdir, "log", "-1", "--format=%an|%s", "--name-only") == f"{STAFF}|Staff console: wording of utter_contact_fax changed\n\ndomain.yml"
 
 
@@ -578,3 +647,81 @@ def staff_session(page: Page, assistant: Assistant, workdir: Path, dialogs: List
     audit = [json.loads(line)["what"] for line in (workdir / "audit.log").read_text().splitlines()]
     assert audit[-5:] == ["signed in", "example added", "message ignored", "fact changed", "fact undone"]
     assert PASSWORD not in (workdir / "audit.log").read_text() + (workdir / "servers.log").read_text()
+
+
+# --- the console alone, outside git: each change downloaded as a patch --------------------------
+
+@pytest.fixture
+def plain_console(tmp_path: Path) -> Iterator[Dict[str, str]]:
+    """The console alone (python -m console, no Rasa: fast), on copies of the facts, data/nlu/ and
+    domain.yml that are in no git checkout, as in a deployment from an image or an archive."""
+    deployed = tmp_path / "deployed"
+    shutil.copytree(NLU, deployed / "nlu")
+    shutil.copy(ROOT / "domain.yml", deployed / "domain.yml")
+    shutil.copy(FACTS_FILE, deployed / "facts.yml")
+    env = {**os.environ, "UMB_FACTS_FILE": str(deployed / "facts.yml"), "STAFF_NLU_DIR": str(deployed / "nlu"),
+           "STAFF_DOMAIN": str(deployed / "domain.yml"), "STAFF_DB": str(tmp_path / "staff.db"),
+           "STAFF_AUDIT_LOG": str(tmp_path / "audit.log"), "TRACKER_DB": str(tmp_path / "tracker.db"),
+           "STAFF_SESSION_SECRET": SECRET, "STAFF_PORT": str(free_port())}
+    add_user(Settings.from_env(env), STAFF, PASSWORD, by="test")
+    with open(tmp_path / "console.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "console"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{env['STAFF_PORT']}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/login", timeout=2).raise_for_status()
+                break
+            except requests.RequestException:
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "console.log").read_text()[-2000:]
+                time.sleep(0.2)
+        yield {"url": url, "deployed": str(deployed)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_changes_outside_git_download_as_patches_that_recreate_the_saved_files(plain_console: Dict[str, str], tmp_path: Path) -> None:
+    """A fact, an example and a wording saved where there is no git: the Changes page lists them (who,
+    what, which file of the repository), each downloads as a patch (signed in only) that `git apply`
+    accepts against the repository's file and that recreates the saved file byte for byte; all of
+    them since a day as one patch, for `patch -p1`."""
+    console, deployed = plain_console["url"], Path(plain_console["deployed"])
+    assert requests.get(f"{console}/changes/patch", params={"since": "2000-01-01"}, allow_redirects=False).headers["location"] == "/login"
+    session = signed_in(console)
+    form = session.get(f"{console}/facts").text
+    base = form.split('name="base" value="', 1)[1].split('"', 1)[0]
+    assert "Saved: contact.phone" in session.post(f"{console}/facts", data={"csrf": csrf_of(form), "base": base, "contact.phone": NEW_PHONE}).text
+    session.post(f"{console}/inbox/review", data={"csrf": csrf_of(form), "text": UNANSWERED, "verdict": "label", "intent": "ask_contact"})
+    page = session.get(f"{console}/answers").text
+    answer = page.split('id="utter_contact_fax"', 1)[1].split("</form>", 1)[0]
+    polish = dict(dict(wordings(deployed / "domain.yml"))["utter_contact_fax"])["language = pl"]
+    session.post(f"{console}/answers", data={"csrf": csrf_of(page), "name": "utter_contact_fax", "text": ["Fax ({office}): {fax}.", polish],
+                                             "base": answer.split('name="base" value="', 1)[1].split('"', 1)[0]})
+
+    listing = session.get(f"{console}/changes").text
+    rows = listing.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr>")[1:]
+    assert [re.findall(r"<code>(.*?)</code>", row) for row in rows] == [["domain.yml"], ["data/nlu/contact.yml"], ["data/facts.yml"]]  # newest first
+    assert all(f"<td>{STAFF}</td>" in row and "<td>none</td>" in row for row in rows)  # no git here: no commit
+    assert "contact.phone changed" in rows[2] and "example of ask_contact added" in rows[1]
+    repo = tmp_path / "repo"  # the project's repository as it was, where a developer applies the patches
+    for name in ("data/facts.yml", "data/nlu/contact.yml", "domain.yml"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, repo / name)
+    first = session.get(f"{console}/changes/patch", params={"id": re.search(r'href="/changes/patch\?id=(\d+)"', rows[2]).group(1)})
+    assert first.headers["content-type"].startswith("text/x-diff")
+    assert re.fullmatch(r'attachment; filename="umb-change-\d+\.patch"', first.headers["content-disposition"])
+    (tmp_path / "facts.patch").write_bytes(first.content)
+    subprocess.run(["git", "apply", "--check", str(tmp_path / "facts.patch")], cwd=repo, check=True)
+    subprocess.run(["git", "apply", str(tmp_path / "facts.patch")], cwd=repo, check=True)
+    assert (repo / "data" / "facts.yml").read_bytes() == (deployed / "facts.yml").read_bytes()
+
+    shutil.copy(ROOT / "data" / "facts.yml", repo / "data" / "facts.yml")
+    everything = session.get(f"{console}/changes/patch", params={"since": datetime.date.today().isoformat()})
+    assert 'filename="umb-changes-since-' in everything.headers["content-disposition"]
+    subprocess.run(["patch", "-p1", "--dry-run", "--quiet"], cwd=repo, input=everything.content, check=True)
+    subprocess.run(["patch", "-p1", "--quiet"], cwd=repo, input=everything.content, check=True)
+    for name, saved in (("data/facts.yml", "facts.yml"), ("data/nlu/contact.yml", "nlu/contact.yml"), ("domain.yml", "domain.yml")):
+        assert (repo / name).read_bytes() == (deployed / saved).read_bytes(), name
+    assert session.get(f"{console}/changes/patch", params={"id": "999"}).status_code == 404

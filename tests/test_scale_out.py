@@ -4,7 +4,8 @@ Real services, as on every machine and in CI (.ci/run fails when they are missin
 its own database and Redis key prefix, dropped afterwards. PostgreSQL is reached through a proxy
 that the last test cuts, to see the assistant report an unreachable store and recover. The second
 instance logs in JSON (LOG_FORMAT=json). One test restarts the first instance while clients talk
-through a balancer (issue 14's rolling update).
+through a balancer (issue 14's rolling update). Both run Rasa's HTTP API (RASA_AUTH_TOKEN), so that
+the staff's model switch (staff.train, the console's button) is tested to reach every instance.
 """
 import concurrent.futures
 import hashlib
@@ -14,6 +15,8 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -33,6 +36,7 @@ from tests.conftest import ROOT, Facts, center_founded_reply, center_location_re
 from tests.proxy import Proxy
 
 PSEUDONYM_KEY = "test-pseudonym-key"
+TOKEN = "test-scaled-api-token"
 
 
 def admin() -> "psycopg2.extensions.connection":
@@ -78,6 +82,7 @@ def pair(tmp_path_factory, database: str, pg_proxy: Proxy, prefix: str) -> List[
             RASA_ENDPOINTS="endpoints.scaled.yml",
             PG_PORT=str(pg_proxy.port), PG_DB=database, PG_LOGIN_DB="test", PG_USER="postgres",
             REDIS_KEY_PREFIX=prefix,
+            RASA_AUTH_TOKEN=TOKEN,
             **log_env,
         ))
     for a in instances:
@@ -296,3 +301,21 @@ def test_database_down_gives_503_with_contact_details_and_recovers(pair: List[As
             break
     assert statuses[-1] == 200, statuses
     assert [m["text"] for m in r.json()] == [center_location_reply(facts)]  # and the earlier context is still there
+
+
+def test_model_switch_reaches_every_instance(pair: List[Assistant], tmp_path, facts: Facts) -> None:
+    """staff.train --reload-only (as the console's switch) with RASA_URLS naming both instances: each
+    one now runs the given model (GET /status), and answers with it."""
+    model = tmp_path / "switched-model.tar.gz"
+    shutil.copy(ROOT / "models" / "current.tar.gz", model)
+    before = [requests.get(f"{a.url}/status", params={"token": TOKEN}, timeout=10).json() for a in pair]
+    assert [status["model_file"] for status in before] == ["current.tar.gz"] * 2
+    env = {**os.environ, "RASA_URLS": " ".join(a.url for a in pair), "RASA_AUTH_TOKEN": TOKEN}
+    done = subprocess.run([sys.executable, "-m", "staff.train", "--reload-only", "--model", str(model)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All 2 assistants now answer with the new model." in done.stdout
+    for a, old in zip(pair, before):
+        status = requests.get(f"{a.url}/status", params={"token": TOKEN}, timeout=10).json()
+        assert (status["model_file"], status["model_id"]) == (model.name, old["model_id"])  # the copy: same fingerprint
+        assert a.texts(f"switched-{uuid.uuid4().hex[:6]}", "what's your phone number?") == [phone_reply(facts)]
