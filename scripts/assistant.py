@@ -26,9 +26,11 @@ def free_port() -> int:
 class Assistant:
     """Both servers on free ports, with their own tracker database; `env` overrides any setting.
     Rate limits are high and the Rasa server has one worker unless set (see RATE_LIMIT_* and
-    RASA_WORKERS in .env.example)."""
+    RASA_WORKERS in .env.example). `root` is the project directory to run: this one, or a copy of
+    it (a deployment checkout whose files the staff console changes and retrains from)."""
 
-    def __init__(self, workdir: Path, **env: str) -> None:
+    def __init__(self, workdir: Path, root: Path = ROOT, **env: str) -> None:
+        self.root = root
         self.rasa_port, self.action_port = free_port(), free_port()
         self.log = workdir / "servers.log"
         self.env = {
@@ -57,8 +59,8 @@ class Assistant:
         """Start both servers and wait until both answer; the log says why when they do not."""
         log = open(self.log, "a")
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "serve.py")],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, str(self.root / "scripts" / "serve.py")],
+            cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
