@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -84,6 +85,9 @@ def start_of(day: str) -> float:
     return time.mktime(datetime.date.fromisoformat(day).timetuple())
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # terminal colours in a tool's output: noise in a page
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -112,6 +116,7 @@ class Console:
         self.throttle = Throttle(settings.login_limit, settings.login_window)
         self.flashes: Dict[str, Tuple[str, str]] = {}
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
+        self.templates.filters["plain"] = lambda line: ANSI.sub("", line)
         # sender id -> pseudonym: the servers' own (LOG_PSEUDONYM_KEY), so a log line points to its conversation
         self.pseudonym = pseudonymizer()
         self.changes = Changes(settings.db)

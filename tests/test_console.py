@@ -397,7 +397,7 @@ async def test_switch_not_done_when_one_instance_is_unreachable_and_the_page_nam
                "RASA_URLS": f"{up} {down}/", "RASA_AUTH_TOKEN": FakeRasa.token}
         console = Console(Settings.from_env(env), "sqlite://", "action_default_fallback")
         assert console.settings.rasa_urls == [up, down]
-        pipeline = Pipeline(console.switch, [("Check", ["python3", "-c", "pass"])])
+        pipeline = Pipeline(console.switch, [("Check", ["python3", "-c", r"print('\x1b[93mcoloured\x1b[0m')"])])
         pipeline.start(STAFF)
         await pipeline.task
     finally:
@@ -408,6 +408,7 @@ async def test_switch_not_done_when_one_instance_is_unreachable_and_the_page_nam
     status = page.split('role="status"', 1)[1].split("</p>", 1)[0]
     assert f"not every assistant server was switched:\n{down} keeps its old model" in status
     assert f"<li>{up}: switched to the new model</li>" in page and f"<li>{down}: <strong>not switched</strong>: no assistant" in page
+    assert "<pre>coloured</pre>" in page  # a tool's terminal colours left out
 
 
 # --- the running console -----------------------------------------------------------------------
