@@ -121,10 +121,10 @@ def stop_timeouts(env: Mapping[str, str] = os.environ) -> Dict[str, float]:
 
 def set_server_timeouts(timeouts: Mapping[str, float], json_logs: bool = False) -> None:
     """Set `timeouts` (Sanic config names) on the Sanic app `rasa run` makes, after Rasa sets its
-    own, and add the health endpoints; with `json_logs`, the loggers Sanic has just set up write JSON."""
+    own, and add the health endpoints and the model switch for every worker (rasa_addons.model_sync); with `json_logs`, the loggers Sanic has just set up write JSON."""
     import rasa.core.run
 
-    from rasa_addons import health
+    from rasa_addons import health, model_sync
 
     configure_app = getattr(rasa.core.run.configure_app, "__wrapped__", rasa.core.run.configure_app)
 
@@ -133,6 +133,7 @@ def set_server_timeouts(timeouts: Mapping[str, float], json_logs: bool = False) 
         app = configure_app(*args, **kwargs)
         app.config.update(dict(timeouts))
         health.register(app)
+        model_sync.register(app)
         if json_logs:
             logs.use_json()
         root_level = logging.getLogger().level

@@ -10,6 +10,7 @@ while the other serves, and that a stop leaves no worker behind.
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import time
@@ -101,12 +102,13 @@ def test_rate_limit_counters_know_the_workers() -> None:
 # --- one real server with 2 workers ---------------------------------------------------------------
 
 prefix = pytest.fixture(name="prefix", scope="module")(redis_prefix)
+TOKEN = "workers-token-" + "z" * 20
 
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory, prefix: str) -> Iterator[Assistant]:
     a = Assistant(tmp_path_factory.mktemp("workers"), LOCK_STORE="redis", RASA_WORKERS="2", REDIS_KEY_PREFIX=prefix,
-                  RATE_LIMIT_MESSAGES="3", RATE_LIMIT_BURST="3", TRUSTED_PROXIES="127.0.0.1")
+                  RATE_LIMIT_MESSAGES="3", RATE_LIMIT_BURST="3", TRUSTED_PROXIES="127.0.0.1", RASA_AUTH_TOKEN=TOKEN)
     a.start()
     deadline = time.monotonic() + 120
     while a.log.read_text().count("Rasa server up: model loaded") < 2:  # the second may still be loading
@@ -176,6 +178,37 @@ def test_the_rate_limit_counts_across_workers(two: Assistant, prefix: str) -> No
             os.kill(pause, signal.SIGCONT)
     assert codes == [200, 200, 200, 429]
     assert redis.Redis(host="127.0.0.1", port=6379).exists(f"{prefix}:ratelimit:message:198.18.2.2")
+
+
+def model_of_each_worker(a: Assistant) -> List[str]:
+    """The model file each worker answers with (Rasa's GET /status, asked of one while the other is paused)."""
+    pids, models = worker_pids(a), []
+    for serving, paused in (pids, pids[::-1]):
+        os.kill(paused, signal.SIGSTOP)
+        try:
+            models.append(requests.get(f"{a.url}/status", params={"token": TOKEN}, timeout=30).json()["model_file"])
+        finally:
+            os.kill(paused, signal.SIGCONT)
+    return models
+
+
+def test_a_model_switch_reaches_both_workers(two: Assistant, tmp_path: Path, facts: Facts) -> None:
+    """Rasa's PUT /model is taken by one worker; the other follows it (rasa_addons.model_sync)."""
+    model = tmp_path / f"switched-{uuid.uuid4().hex[:8]}.tar.gz"
+    shutil.copy(ROOT / "models" / "current.tar.gz", model)
+    first, second = worker_pids(two)
+    os.kill(second, signal.SIGSTOP)  # the first takes the switch
+    try:
+        r = requests.put(f"{two.url}/model", params={"token": TOKEN}, json={"model_file": str(model)}, timeout=120)
+    finally:
+        os.kill(second, signal.SIGCONT)
+    assert r.status_code == 204, r.text
+    deadline = time.monotonic() + 60  # the second loads it beside its old model, answering meanwhile
+    while model_of_each_worker(two) != [model.name, model.name]:
+        assert time.monotonic() < deadline, (model_of_each_worker(two), two.log.read_text()[-3000:])
+        time.sleep(1)
+    assert f"Worker pid {second} switched to {model}, as worker pid {first} did" in two.log.read_text()
+    assert say(two, uuid.uuid4().hex, "what is your phone number?", "198.18.4.4").json()[0]["text"] == phone_reply(facts)
 
 
 def test_a_dead_worker_is_replaced_while_the_other_serves(two: Assistant, facts: Facts) -> None:
