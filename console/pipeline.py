@@ -7,6 +7,7 @@ passed. One run at a time.
 """
 import asyncio
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ STEPS: Sequence[Tuple[str, List[str]]] = (
     ("Test", [sys.executable, "-m", "staff.test_bot"]),
 )
 KEEP_LINES = 300  # of each step's output, the last ones
+# the libraries' warnings for developers (deprecations, TensorFlow's start-up) are noise on the page
+QUIET = {"PYTHONWARNINGS": "ignore", "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 @dataclass
@@ -69,7 +72,7 @@ class Pipeline:
     async def _step(self, step: Step, cmd: List[str]) -> bool:
         step.state, started = "running", time.monotonic()
         try:
-            proc = await asyncio.create_subprocess_exec(*cmd, cwd=self.cwd, stdout=asyncio.subprocess.PIPE,
+            proc = await asyncio.create_subprocess_exec(*cmd, cwd=self.cwd, env={**os.environ, **QUIET}, stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.STDOUT)
             assert proc.stdout is not None
             async for raw in proc.stdout:
