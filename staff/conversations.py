@@ -209,7 +209,8 @@ def load_agent(model: Path, actions: ActionServer) -> Any:
 
     return Agent.load(
         str(model),
-        action_endpoint=EndpointConfig(f"http://127.0.0.1:{actions.port}/webhook", headers={"Authorization": f"Bearer {actions.token}"}),
+        action_endpoint=EndpointConfig(f"http://127.0.0.1:{actions.port}/webhook", headers={"Authorization": f"Bearer {actions.token}"},
+                                       enable_selective_domain=True),  # as endpoints.yml
         generator=EndpointConfig(type="rasa_addons.nlg.OfficeNLG"),
     )
 
