@@ -93,7 +93,9 @@ class ActionAnswerLastUpdate(TopicAction):
 
 class ActionAnswerFollowup(Action):
     """A question that names no topic ("when was it founded?") is about the last answer's topic, or
-    about the one topic that has what it asks; with neither, the honest "I didn't understand"."""
+    about the one topic that has what it asks; at the start of a conversation one that names an
+    institution or a place is about the partnerships (what the page says of it); with none of these,
+    the honest "I didn't understand"."""
 
     def name(self) -> Text:
         return "action_answer_followup"
@@ -101,6 +103,8 @@ class ActionAnswerFollowup(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         named = _values(tracker, "subject")
         topic = named[0] if named else answers.topic_of(tracker.get_slot("topic"), _values(tracker, "aspect"), _values(tracker, "contact_channel"))
+        if topic is None and (_values(tracker, "institution") or _values(tracker, "country")):
+            topic = "partnerships"  # "do NIH researchers come here?" at the start: what the page says of it
         return _answer(dispatcher, tracker, topic)
 
 

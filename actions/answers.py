@@ -146,7 +146,8 @@ def _find(name: str, names: Iterable[str]) -> Optional[str]:
 
 
 def institutions(facts: Dict[str, Any], names: List[str]) -> Answer:
-    """What the page says of each institution named: a founder of the center, or a home of visiting professors."""
+    """What the page says of each institution named: a founder of the center, or a home of visiting
+    professors; of one it does not name ("is Stanford one of them?"), that it does not say."""
     values = variables(facts)
     answer: Answer = []
     for name in names:
@@ -156,7 +157,21 @@ def institutions(facts: Dict[str, Any], names: List[str]) -> Answer:
             answer.append(("utter_partnerships_center_partner", {**values, "institution": partner}))
         elif visitor:
             answer.append(("utter_partnerships_visiting_institution", {**values, "institution": visitor}))
+        else:
+            answer.append(("utter_institution_unknown", {**values, "institution": name}))
     return answer
+
+
+# The topic an answer about institutions leaves the conversation in: a founder of the center was an
+# answer about the center ("and who else signed that agreement?"), a home of visiting professors one
+# about the professors.
+INSTITUTION_TOPICS = {"utter_partnerships_center_partner": "euroregional_center",
+                      "utter_partnerships_visiting_institution": "visiting_professors"}
+
+
+def _topic_after(answer: Answer, topic: str) -> str:
+    topics = {INSTITUTION_TOPICS.get(response) for response, _ in answer}
+    return topics.pop() or topic if len(topics) == 1 else topic
 
 
 def topic_of(current: Optional[str], aspects: List[str], channels: List[str]) -> Optional[str]:
@@ -185,13 +200,17 @@ def by_aspect(facts: Dict[str, Any], topic: str, aspects: List[str], details: Li
 
 def partnerships(facts: Dict[str, Any], names: List[str], regions: List[str], aspects: List[str], details: List[str]) -> Answer:
     """What the page says about the partners, institutions and regions asked for; honest 'I don't know' for the rest."""
+    if details:
+        # a detail the page lacks is the question, even beside a partner's name ("criteria for an exchange to Grodno?")
+        return dont_know(facts, "partnerships")
     answer = institutions(facts, names)
+    unknown = any(response == "utter_institution_unknown" for response, _ in answer)
     values = variables(facts)
     for name in regions:
         known = _find(name, facts["partnerships"]["regions"])
         if known:
             answer.append(("utter_partnerships_region", {**values, "region": known}))
-        else:
+        elif not unknown:  # "Charité in Berlin": the honest reply about the institution says it
             answer.append(("utter_partnerships_region_unknown", {**values, "region": name}))
     return answer or by_aspect(facts, "partnerships", aspects, details)
 
@@ -302,6 +321,11 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
         return [(current, {**everything, "aspect": [*everything.get("aspect", []), "partners"]})]
     if named:
         return [(named, everything)]
+    if everything.get("country") and topic != "visiting_professors" and all(
+            a in TOPIC_ASPECTS["partnerships"] for a in everything.get("aspect", [])):
+        # only the partnerships are told by country or city ("and Kaunas?" after the center's founders);
+        # about the visiting professors a region asks where they come from
+        return [("partnerships", everything)]
     aspects = everything.get("aspect", [])
     if topic in TOPIC_ASPECTS and aspects and not any(a in TOPIC_ASPECTS[topic] for a in aspects):
         if current in TOPIC_ASPECTS and all(a in TOPIC_ASPECTS[current] for a in aspects):
@@ -335,10 +359,32 @@ def unsure_topic(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]
     years = years_named(facts, text)
     if years:
         return years[0]["value"]
+    if current not in TOPIC_ASPECTS or any(e.get("entity") == "detail" for e in entities):
+        return None
     aspects = [e["value"] for e in entities if e.get("entity") == "aspect"]
-    if current in TOPIC_ASPECTS and aspects and refers_back(text) and all(a in TOPIC_ASPECTS[current] for a in aspects):
+    if aspects and refers_back(text) and all(a in TOPIC_ASPECTS[current] for a in aspects):
         return current
+    names = [e["value"] for e in entities if e.get("entity") == "institution"]
+    known = facts["euroregional_center"]["founding_partners"] + facts["visiting_professors"]["home_institutions"]
+    if names and refers_back(text) and all(_find(n, known) for n in names):
+        return current  # "do students from Grodno train there too?"
     return None
+
+
+
+# When or where events were held ("when were they held?", "gdzie się odbywały?"): the page names the
+# events but gives neither their dates nor their places, a detail it lacks.
+EVENTS_WHEN_WHERE = re.compile(
+    r"\b(?:when|where|what dates?|which dates?|what year|which year|in which (?:city|cities|country|place|places)|kiedy|gdzie"
+    r"|w jakim mieście|w jakim miescie|w którym mieście|w ktorym miescie|w jakich miastach|w którym roku|w ktorym roku"
+    r"|w jakim terminie|w jakich latach)\b"
+    r"(?:\s+[^\s?.!;,]+){0,4}?\s+(?:held|take place|took place|takes place|taking place|odbywa\w*|odbyw\w*|odby[łl]\w*|odbęd\w*|odbed\w*)\b",
+    re.IGNORECASE)
+
+
+def events_when_where(text: str) -> List[Dict[str, Any]]:
+    """A `detail` entity where a question asks when or where events were held."""
+    return [{"entity": "detail", "value": "when or where held", "start": m.start()} for m in EVENTS_WHEN_WHERE.finditer(text)]
 
 
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
@@ -358,12 +404,29 @@ def years_named(facts: Dict[str, Any], text: str) -> List[Dict[str, Any]]:
             for m in YEAR.finditer(text) if len(owners.get(m.group(), [])) == 1]
 
 
+# Entities that are names: one inside a longer entity is part of that name
+NAMES = ("country", "institution")
+
+
+def _outermost(entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The entities but a name inside a longer one: "European" (a region) within "European Social
+    Fund" (a funder) or "Berlin" within "Charité Berlin" is part of that name, not a question about
+    Europe or Berlin. (Other words inside a longer entity still ask: "umowy" in "umowy dwustronne".)"""
+    def span(e: Dict[str, Any]) -> Tuple[int, int]:
+        start = e.get("start", 0)
+        return start, e.get("end", start)
+    return [e for e in entities if e.get("entity") not in NAMES or not any(
+        span(o)[0] <= span(e)[0] and span(e)[1] <= span(o)[1] and span(o) != span(e) for o in entities if o is not e)]
+
+
 def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], topic: str,
            current: Optional[str] = None) -> Tuple[Answer, str]:
     """The answer to a message understood as being about `topic` (in a conversation about
     `current`), and the topic it ends on."""
     result: Answer = []
-    for asked_topic, asked in by_topic(text, entities + years_named(facts, text), topic, current):
-        result += ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
-        topic = asked_topic
+    entities = _outermost([e for e in entities if e.get("entity") not in NOT_ASKED])
+    for asked_topic, asked in by_topic(text, entities + years_named(facts, text) + events_when_where(text), topic, current):
+        given = ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
+        result += given
+        topic = _topic_after(given, asked_topic)
     return result, topic

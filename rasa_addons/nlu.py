@@ -315,6 +315,11 @@ class OffTopicGate(GraphComponent):
     message that refers back ("it", "they", "there"...), which the dialogue may place. Rasa retrains
     it when the NLU data or config change, not for a new wording in domain.yml alone (`make train`
     after any change of data picks that up).
+
+    It also keeps a question from being taken for small talk: a greeting, thanks or "what can you do"
+    the classifiers are unsure of (below `small_talk_sure`) that names what a question asks (a name in
+    the lookups of `question_lookups`: "thanks! one more thing, the postcode?", "how long do they
+    usually stay") becomes the likeliest question intent, so the question gets its answer.
     """
 
     WORD = re.compile(r"[^\W\d_]+")
@@ -325,12 +330,19 @@ class OffTopicGate(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"out_of_scope_intent": "out_of_scope", "vocabulary_files": []}
+        return {"out_of_scope_intent": "out_of_scope", "vocabulary_files": [],
+                # small talk the classifiers are not sure of that names what a question asks ("thanks! one more
+                # thing, the postcode?", "how long do they usually stay"): the question is answered
+                "small_talk_intents": ["greet", "thank", "goodbye", "bot_challenge", "ask_capabilities"],
+                "small_talk_sure": 0.9,
+                "question_lookups": ["contact_channel", "subject", "institution", "aspect", "detail"],
+                "question_intent": "ask_followup"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 vocabulary: FrozenSet[str]) -> None:
+                 vocabulary: FrozenSet[str], question_names: Optional[List[str]] = None) -> None:
         self.config, self._model_storage, self._resource = config, model_storage, resource
         self.vocabulary = vocabulary
+        self.question_names = question_names or []
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -346,7 +358,17 @@ class OffTopicGate(GraphComponent):
              execution_context: ExecutionContext, **kwargs: Any) -> "OffTopicGate":
         with model_storage.read_from(resource) as path:
             vocabulary = frozenset(json.loads((path / "vocabulary.json").read_text(encoding="utf-8")))
-        return cls(config, model_storage, resource, vocabulary)
+            names = path / "question_names.json"
+            question_names = json.loads(names.read_text(encoding="utf-8")) if names.exists() else []
+        return cls(config, model_storage, resource, vocabulary, question_names)
+
+    @functools.cached_property
+    def _question(self) -> Optional["re.Pattern[str]"]:
+        """A name of what a question asks (a contact detail, an aspect, a detail, an institution, a topic)."""
+        if not self.question_names:
+            return None
+        names = sorted(self.question_names, key=len, reverse=True)
+        return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)", re.IGNORECASE)
 
     @classmethod
     def content_words(cls, text: str) -> List[str]:
@@ -361,8 +383,11 @@ class OffTopicGate(GraphComponent):
             responses = (rasa.shared.utils.io.read_yaml_file(file) or {}).get("responses") or {}
             texts += [v.get("text") or "" for variations in responses.values() for v in variations]
         vocabulary = sorted({w for t in texts for w in self.content_words(t)})
+        question_names = sorted({e.lower() for table in training_data.lookup_tables
+                                 if table["name"] in self.config["question_lookups"] for e in table["elements"]})
         with self._model_storage.write_to(self._resource) as path:
             (path / "vocabulary.json").write_text(json.dumps(vocabulary), encoding="utf-8")
+            (path / "question_names.json").write_text(json.dumps(question_names), encoding="utf-8")
         return self._resource
 
     def _known(self, word: str, language: Optional[str] = None) -> bool:
@@ -381,9 +406,32 @@ class OffTopicGate(GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
+    def asks_question(self, text: str) -> bool:
+        """True when the text names something a question asks about (a lookup name of `question_lookups`)."""
+        return bool(self._question and self._question.search(text))
+
+    def _small_talk_asking(self, message: Message) -> None:
+        """Small talk the classifiers are unsure of, in a message that names what a question asks, becomes
+        the likeliest question intent (the follow-up intent when none is ranked), as sure as the small talk was."""
+        intent = message.get(INTENT) or {}
+        small_talk = self.config["small_talk_intents"]
+        if intent.get(INTENT_NAME_KEY) not in small_talk or (intent.get(PREDICTED_CONFIDENCE_KEY) or 0) >= self.config["small_talk_sure"]:
+            return
+        if not self.asks_question(message.get(TEXT) or ""):
+            return
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        skip = {*small_talk, self.config["out_of_scope_intent"]}
+        best = next((r for r in ranking if r.get(INTENT_NAME_KEY) not in skip), None)
+        name = best[INTENT_NAME_KEY] if best else self.config["question_intent"]
+        confidence = max(intent.get(PREDICTED_CONFIDENCE_KEY) or 0, (best or {}).get(PREDICTED_CONFIDENCE_KEY) or 0)
+        chosen = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence}
+        message.set(INTENT, chosen, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [chosen, *(r for r in ranking if r.get(INTENT_NAME_KEY) != name)], add_to_output=True)
+
     def process(self, messages: List[Message]) -> List[Message]:
         oos = self.config["out_of_scope_intent"]
         for message in messages:
+            self._small_talk_asking(message)
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             if intent and intent != oos and self.off_topic(message.get(TEXT) or "", message.get(LANGUAGE)):
                 ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != oos]

@@ -297,3 +297,49 @@ def test_the_language_entity_is_not_a_question() -> None:
         ("pays", "aspect", "funding"), ("professors", "subject", "visiting_professors"),
         ("where", "aspect", "location"), ("center", "subject", "euroregional_center")])]
     assert [topic for topic, _ in answers.by_topic(text, entities, "euroregional_center")] == ["visiting_professors", "euroregional_center"]
+
+
+async def test_an_institution_the_page_does_not_name_gets_the_honest_reply(facts: Facts) -> None:
+    # "is <a university the page does not name> one of them?" after the visiting professors
+    texts, events = await run(actions.ActionAnswerFollowup(), tracker("ask_followup", {"institution": ["Example University"]},
+                                                                    topic="visiting_professors"))
+    assert texts == [f"I don't know: the page I answer from does not mention Example University, so I can't tell whether it is a "
+                     f"partner of the university or sends visiting professors. The {facts.contact.office} can tell you more: "
+                     f"{facts.contact.email}, tel. {facts.contact.phone}."]
+    assert events == [SlotSet("topic", "visiting_professors")]
+    # at the start of a conversation, a follow-up naming an institution is answered about it
+    nih = facts.visiting_professors.home_institutions[1]
+    texts, _ = await run(actions.ActionAnswerFollowup(), tracker("ask_followup", {"institution": [nih]}))
+    assert len(texts) == 1 and texts[0].startswith(f"Yes: the page I answer from names the {nih}")
+
+
+async def test_a_founder_named_leaves_the_conversation_about_the_center(facts: Facts) -> None:
+    c = facts.euroregional_center
+    _, events = await run(actions.ActionAnswerPartnerships(), tracker("ask_partnerships", {"institution": [c.founding_partners[1]]}))
+    assert events == [SlotSet("topic", "euroregional_center")]  # "and who else signed that agreement?" is about the center
+    _, events = await run(actions.ActionAnswerPartnerships(), tracker("ask_partnerships", {"institution": [facts.visiting_professors.home_institutions[0]]}))
+    assert events == [SlotSet("topic", "visiting_professors")]
+
+
+def test_a_place_the_page_does_not_name_after_the_center_asks_about_partners(facts: Facts) -> None:
+    text = "and what about Example City?"
+    entities = _entities(text, [("Example City", "country", "Example City")])
+    answer, topic = answers.answer(facts._values, text, entities, "euroregional_center", current="euroregional_center")
+    assert [r for r, _ in answer] == ["utter_partnerships_region_unknown"] and topic == "partnerships"
+
+
+def test_when_or_where_events_were_held_is_a_detail_the_page_lacks(facts: Facts) -> None:
+    for text in ("when were they held?", "where did the summer universities take place", "a gdzie się odbywały?"):
+        answer, _ = answers.answer(facts._values, text, [], "euroregional_center", current="euroregional_center")
+        assert [r for r, _ in answer] == ["utter_dont_know_euroregional_center"], text
+    answer, _ = answers.answer(facts._values, "what events were held?", [{"entity": "aspect", "value": "events", "start": 5, "end": 11}],
+                               "euroregional_center")
+    assert [r for r, _ in answer] == ["utter_euroregional_center_events"]
+
+
+def test_a_name_inside_a_longer_name_is_not_asked_about(facts: Facts) -> None:
+    text = "does the European Social Fund pay for it?"
+    entities = [{"entity": "country", "value": "Europe", "start": 9, "end": 17},
+                {"entity": "aspect", "value": "funding", "start": 9, "end": 29}]
+    answer, topic = answers.answer(facts._values, text, entities, "partnerships", current="visiting_professors")
+    assert [r for r, _ in answer] == ["utter_visiting_professors_funding"] and topic == "visiting_professors"
