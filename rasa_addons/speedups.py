@@ -11,22 +11,31 @@ Each replaces a piece of Rasa's per-message overhead with code that gives the sa
 - Action server calls: Rasa opens a new HTTP client and connection for every call (about 5 % of the
   Rasa server's CPU). One client per endpoint keeps its connections alive, for less time than the
   action server's keep-alive (5 s), so it does not even try one the server is closing.
+- Logistic regression's input: Rasa combines every featurizer's token-by-token (sequence) features
+  too, deep-copying them, then keeps only the sentence ones (a third of the classifier's time, ~4 %
+  of the server's CPU). Stacking the sentence features alone, in the same order, is the same matrix.
 """
 import asyncio
 import functools
 from typing import Any, Dict, List, Optional, Text
 
 import aiohttp
+import numpy as np
 from jsonschema import validators
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from rasa.core.actions.action import RemoteAction
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse import csr_matrix, hstack, vstack
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 _rasa_validate = RemoteAction._validate_action_result
 _rasa_run_graph = DaskGraphRunner.run
+_rasa_create_X = LogisticRegressionClassifier._create_X
 KEEP_ALIVE_SECONDS = 3.0
 
 
@@ -64,6 +73,17 @@ def _run_graph(
         raise GraphRunError("Error running runner.") from e
 
 
+def _create_X(self: LogisticRegressionClassifier, messages: List[Message]) -> csr_matrix:
+    """Rasa's _create_X: each message's sparse sentence features side by side, then its dense ones."""
+    rows = []
+    for message in messages:
+        sentence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+        sparse = [f.features for f in sentence if f.is_sparse()]
+        dense = [f.features for f in sentence if f.is_dense()]
+        rows.append(hstack([csr_matrix(hstack(sparse) if sparse else []), csr_matrix(np.concatenate(dense, axis=-1) if dense else [])]))
+    return vstack(rows)
+
+
 class _KeptSession:
     """`async with` hands out the endpoint's long-lived client and leaves it open."""
 
@@ -94,3 +114,4 @@ def apply() -> None:
     RemoteAction._validate_action_result = _validate_action_result
     DaskGraphRunner.run = _run_graph
     EndpointConfig.session = _kept_session
+    LogisticRegressionClassifier._create_X = _create_X

@@ -39,6 +39,24 @@ async def test_graph_runs_without_dask_give_rasas_results(agent, monkeypatch) ->
     assert json.dumps(without, sort_keys=True) == json.dumps(with_dask, sort_keys=True)
 
 
+async def test_logistic_regression_input_is_rasas(agent, monkeypatch) -> None:
+    """The same matrix for the classifier (built from the sentence features only), so the same parses."""
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+    built: Dict[str, List[Any]] = {"rasa": [], "ours": []}
+    for name, create in (("rasa", speedups._rasa_create_X), ("ours", speedups._create_X)):
+        def recording(self: Any, messages: Any, create: Any = create, name: str = name) -> Any:
+            built[name].append(create(self, messages))
+            return built[name][-1]
+
+        monkeypatch.setattr(LogisticRegressionClassifier, "_create_X", recording)
+        built[name + " parses"] = await _parses_and_predictions(agent)
+    assert len(built["ours"]) == len(built["rasa"]) >= len(MESSAGES)
+    for ours, rasas in zip(built["ours"], built["rasa"]):
+        assert ours.shape == rasas.shape and ours.nnz > 0 and (ours != rasas).nnz == 0
+    assert json.dumps(built["ours parses"], sort_keys=True) == json.dumps(built["rasa parses"], sort_keys=True)
+
+
 def _turns() -> List[List[Any]]:
     """Two senders, a second session for one of them; every event with its own fixed timestamp."""
     clock = iter(range(1000, 2000))
