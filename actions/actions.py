@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 
 def _values(tracker: Tracker, entity: str) -> List[str]:
-    return [e["value"] for e in tracker.latest_message.get("entities") or [] if e.get("entity") == entity and isinstance(e.get("value"), str)]
+    """What the latest message asks of `entity` (a name inside a longer one is part of that name)."""
+    return answers.asked_values(tracker.latest_message.get("entities") or [], entity)
 
 
 def _language(tracker: Tracker) -> str:

@@ -78,6 +78,16 @@ TOPIC_ASPECTS: Dict[str, Dict[str, str]] = {
 }
 
 
+# What a question about the page itself may ask: when it was updated, by whom, what it is called, where
+# it is, what it says. Any other aspect (funding, events, partners, ...) is another topic's, even when
+# the page is named ("what is the operational programme financing, according to the page?").
+PAGE_ASPECTS = frozenset({"founding", "author", "name", "location", "description"})
+
+
+def _asks_beyond_the_page(aspects: List[str]) -> bool:
+    return bool(aspects) and not any(a in PAGE_ASPECTS for a in aspects)
+
+
 # "and" in each language the answers are given in
 AND = {"en": "and", "pl": "i"}
 
@@ -135,7 +145,9 @@ def contact(facts: Dict[str, Any], channels: List[str], details: List[str], name
         # say; the honest reply gives the e-mail and phone, and any other detail asked follows it
         given = {"utter_contact_email", "utter_contact_phone"}
         return dont_know(facts, "contact") + [line for line in answer if line[0] not in given]
-    if "office" in asked:
+    if "office" in asked and not answer:
+        # who to ask, or the office's name, alone: the office with all its details; beside a detail
+        # asked ("the office's name and its e-mail"), that detail's line, which names the office
         return [("utter_contact_partnership_requests", values)]
     return answer or [("utter_contact_card", values)]
 
@@ -181,6 +193,8 @@ def topic_of(current: Optional[str], aspects: List[str], channels: List[str]) ->
         return "contact"
     if current in TOPIC_ASPECTS and any(a in TOPIC_ASPECTS[current] for a in aspects):
         return current
+    if current == "last_update" and not _asks_beyond_the_page(aspects):
+        return current  # "when?" after who updated the page: the page's date
     return _only_owner(aspects) or current
 
 
@@ -215,13 +229,29 @@ def partnerships(facts: Dict[str, Any], names: List[str], regions: List[str], as
     return answer or by_aspect(facts, "partnerships", aspects, details)
 
 
+# What the answer about an institution already says, by topic: a founder's answer gives the founding
+# agreement and its partners, a home institution's the programme's visitors, their number and homes.
+INSTITUTION_SAYS = {"euroregional_center": frozenset({"founding", "partners", "agreements", "origin", "name"}),
+                    "visiting_professors": frozenset({"origin", "partners", "location", "count", "name"})}
+
+
+def _with_institutions(facts: Dict[str, Any], topic: str, names: List[str], aspects: List[str], details: List[str]) -> Answer:
+    """What the page says of the institutions named, then any other aspect of the topic asked ("does
+    Grodno take part in training students through the center?": a founder, and what the center does);
+    a detail the page lacks is the question, even beside a name ("can Grodno's students transfer?")."""
+    about = not details and institutions(facts, names)
+    if not about:
+        return by_aspect(facts, topic, aspects, details)
+    more = [a for a in aspects if a in TOPIC_ASPECTS[topic] and a not in INSTITUTION_SAYS[topic]]
+    return about + (by_aspect(facts, topic, more, []) if more else [])
+
+
 def euroregional_center(facts: Dict[str, Any], names: List[str], aspects: List[str], details: List[str]) -> Answer:
-    # a detail the page lacks is the question, even beside a founder's name ("can Grodno's students transfer?")
-    return (not details and institutions(facts, names)) or by_aspect(facts, "euroregional_center", aspects, details)
+    return _with_institutions(facts, "euroregional_center", names, aspects, details)
 
 
 def visiting_professors(facts: Dict[str, Any], names: List[str], aspects: List[str], details: List[str]) -> Answer:
-    return (not details and institutions(facts, names)) or by_aspect(facts, "visiting_professors", aspects, details)
+    return _with_institutions(facts, "visiting_professors", names, aspects, details)
 
 
 def last_update(facts: Dict[str, Any], details: List[str]) -> Answer:
@@ -316,6 +346,13 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
     for clause in clauses:
         _merge(everything, clause)
     named = _subject(everything)
+    aspects = everything.get("aspect", [])
+    if "last_update" in (named, topic) and named in (None, "last_update") and _asks_beyond_the_page(aspects):
+        # the page named (or taken as the question) beside what another topic has: that topic's answer
+        owner = next((t for t in (topic, current) if t in TOPIC_ASPECTS and all(a in TOPIC_ASPECTS[t] for a in aspects)), None)
+        named = owner or _only_owner(aspects) or named
+        if named != "last_update":
+            return [(named, everything)]
     if named == "partnerships" and current in ("euroregional_center", "visiting_professors") and not everything.get("country"):
         # "partners?" in a conversation about the center means the center's partners
         return [(current, {**everything, "aspect": [*everything.get("aspect", []), "partners"]})]
@@ -326,7 +363,6 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
         # only the partnerships are told by country or city ("and Kaunas?" after the center's founders);
         # about the visiting professors a region asks where they come from
         return [("partnerships", everything)]
-    aspects = everything.get("aspect", [])
     if topic in TOPIC_ASPECTS and aspects and not any(a in TOPIC_ASPECTS[topic] for a in aspects):
         if current in TOPIC_ASPECTS and all(a in TOPIC_ASPECTS[current] for a in aspects):
             topic = current
@@ -352,18 +388,28 @@ def refers_back(text: str) -> bool:
     return bool(REFERRING & set(re.findall(r"[^\W\d_]+", text.lower())))
 
 
+# Words that carry the conversation on ("and for doctoral students too?", "a rezydenci również?")
+CONTINUING = re.compile(r"\b(?:too|also|as well|either|też|tez|także|takze|również|rowniez)\b", re.IGNORECASE)
+
+
+def continues(text: str) -> bool:
+    """The message refers back or carries the conversation on."""
+    return refers_back(text) or bool(CONTINUING.search(text))
+
+
 def unsure_topic(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], current: Optional[str]) -> Optional[str]:
     """The topic a message the model was unsure of (or took as out of scope) still names, if any: a
-    year only one topic's facts hold ("the agreement signed in 2003"); or, when it refers back
-    ("what did it create?"), the conversation's topic if that topic has what it asks."""
+    year only one topic's facts hold ("the agreement signed in 2003"); or, when it refers back or
+    carries the conversation on ("what did it create?", "and for residents too?"), the conversation's
+    topic if that topic has what it asks."""
     years = years_named(facts, text)
     if years:
         return years[0]["value"]
     if current not in TOPIC_ASPECTS or any(e.get("entity") == "detail" for e in entities):
         return None
     aspects = [e["value"] for e in entities if e.get("entity") == "aspect"]
-    if aspects and refers_back(text) and all(a in TOPIC_ASPECTS[current] for a in aspects):
-        return current
+    if aspects and continues(text) and all(a in TOPIC_ASPECTS[current] for a in aspects):
+        return current  # "what did it create?", "and for doctoral students too?"
     names = [e["value"] for e in entities if e.get("entity") == "institution"]
     known = facts["euroregional_center"]["founding_partners"] + facts["visiting_professors"]["home_institutions"]
     if names and refers_back(text) and all(_find(n, known) for n in names):
@@ -383,8 +429,18 @@ EVENTS_WHEN_WHERE = re.compile(
 
 
 def events_when_where(text: str) -> List[Dict[str, Any]]:
-    """A `detail` entity where a question asks when or where events were held."""
-    return [{"entity": "detail", "value": "when or where held", "start": m.start()} for m in EVENTS_WHEN_WHERE.finditer(text)]
+    """A `detail` entity where a question asks when or where events were held, or about one edition of
+    them ("the first summer school", "pierwsza konferencja"): the page gives neither."""
+    return [{"entity": "detail", "value": "when or where held", "start": m.start()} for m in EVENTS_WHEN_WHERE.finditer(text)] + [
+        {"entity": "detail", "value": "which edition", "start": m.start()} for m in EVENT_EDITION.finditer(text)]
+
+
+# One edition of the events ("the first summer university", "druga konferencja"): an ordinal before an
+# event's name, at most one word between. An ordinal alone asks nothing ("studenci pierwszego roku").
+EVENT_EDITION = re.compile(
+    r"\b(?:first|second|third|pierwsz[aeyąi]\w*|drug[aiąe]\w*|trzeci\w*)\s+(?:[^\s?.!;,]+\s+)?"
+    r"(?:conferences?|summer (?:universit|school)\w*|editions?|konferencj\w*|uniwersytet\w* letni\w*|szko[łl]\w* letni\w*"
+    r"|edycj\w*)", re.IGNORECASE)
 
 
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
@@ -404,6 +460,30 @@ def years_named(facts: Dict[str, Any], text: str) -> List[Dict[str, Any]]:
             for m in YEAR.finditer(text) if len(owners.get(m.group(), [])) == 1]
 
 
+def after_the_page(facts: Dict[str, Any], text: str) -> List[Dict[str, Any]]:
+    """A `detail` entity where a year after the page's last update is named ("conferences in 2031?",
+    "still running in 2030?"): the page cannot say anything of it. Read from the facts."""
+    updated = YEAR.findall(str(_fact(facts, TOPIC_FACTS["last_update"])))
+    if not updated:
+        return []
+    return [{"entity": "detail", "value": "after the page", "start": m.start()} for m in YEAR.finditer(text)
+            if int(m.group()) > int(updated[-1])]
+
+
+# A bare "number" beside the fax names the fax's number ("can I fax you? what number?"), not the phone's.
+BARE_NUMBER = frozenset({"number", "numbers", "no", "nr", "numer", "numeru", "numerem", "numerze", "numery"})
+
+
+def _bare_number_is_the_fax(text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    def channel(e: Dict[str, Any], value: str) -> bool:
+        return e.get("entity") == "contact_channel" and e.get("value") == value
+
+    if not any(channel(e, "fax") for e in entities):
+        return entities
+    return [e for e in entities if not (channel(e, "phone") and "end" in e
+                                        and text[e.get("start", 0):e["end"]].strip().lower() in BARE_NUMBER)]
+
+
 # Entities that are names: one inside a longer entity is part of that name
 NAMES = ("country", "institution")
 
@@ -415,8 +495,36 @@ def _outermost(entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     def span(e: Dict[str, Any]) -> Tuple[int, int]:
         start = e.get("start", 0)
         return start, e.get("end", start)
-    return [e for e in entities if e.get("entity") not in NAMES or not any(
-        span(o)[0] <= span(e)[0] and span(e)[1] <= span(o)[1] and span(o) != span(e) for o in entities if o is not e)]
+    def inside(e: Dict[str, Any], kinds: Optional[Tuple[str, ...]] = None) -> bool:
+        return any((kinds is None or o.get("entity") in kinds) and span(o)[0] <= span(e)[0] and span(e)[1] <= span(o)[1]
+                   and span(o) != span(e) for o in entities if o is not e)
+
+    # a detail inside a longer aspect is part of its name too ("budget" in "Poland's national budget", a
+    # funder), and an aspect inside a longer contact detail ("where" in "where can I ask", the office)
+    return [e for e in entities if not (e.get("entity") in NAMES and inside(e) or e.get("entity") in PART_OF
+                                        and inside(e, PART_OF[e["entity"]]))]
+
+
+# Entities that are part of a longer one of these kinds
+PART_OF = {"detail": ("aspect",), "aspect": ("contact_channel",)}
+
+
+def asked_values(entities: List[Dict[str, Any]], entity: str) -> List[str]:
+    """The values of `entity` the message asks (names inside longer names left out)."""
+    asked = _outermost([e for e in entities if e.get("entity") not in NOT_ASKED])
+    return [e["value"] for e in asked if e.get("entity") == entity and isinstance(e.get("value"), str)]
+
+
+# "How long has it been running?" asks since when, not how long something lasts (a detail the page lacks).
+SINCE_WHEN = re.compile(r"\bhow (?:long|many years) (?:has|have|had)\b(?:\s+[^\s?.!;,]+){0,4}?\s+"
+                        r"(?:been|existed|exist\w*|run\w*|operat\w*|function\w*|work\w*)\b", re.IGNORECASE)
+
+
+def _since_when(text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    for m in SINCE_WHEN.finditer(text):
+        entities = [e for e in entities if not (e.get("entity") == "detail" and m.start() <= e.get("start", -1) < m.end())]
+        entities.append({"entity": "aspect", "value": "founding", "start": m.start(), "end": m.end()})
+    return entities
 
 
 def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], topic: str,
@@ -424,8 +532,9 @@ def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], top
     """The answer to a message understood as being about `topic` (in a conversation about
     `current`), and the topic it ends on."""
     result: Answer = []
-    entities = _outermost([e for e in entities if e.get("entity") not in NOT_ASKED])
-    for asked_topic, asked in by_topic(text, entities + years_named(facts, text) + events_when_where(text), topic, current):
+    entities = _since_when(text, _bare_number_is_the_fax(text, _outermost([e for e in entities if e.get("entity") not in NOT_ASKED])))
+    found = years_named(facts, text) + events_when_where(text) + after_the_page(facts, text)
+    for asked_topic, asked in by_topic(text, entities + found, topic, current):
         given = ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
         result += given
         topic = _topic_after(given, asked_topic)

@@ -201,6 +201,9 @@ class SpellingCorrector(GraphComponent):
     TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
     WORD = re.compile(r"[^\W\d_]+")
     MIN_LENGTH = 4
+    # Chat spellings of English question words, too short for the edits above ("wat is the fax"); not in
+    # a Polish message ("wat" is a Polish word) nor in the training examples.
+    SHORTHAND = {"wat": "what", "wut": "what", "wot": "what", "wht": "what", "whr": "where", "wen": "when"}
 
     def __init__(self, model_storage: ModelStorage, resource: Resource, vocabulary: Dict[str, int],
                  by_language: Optional[Dict[str, Dict[str, int]]] = None) -> None:
@@ -256,6 +259,8 @@ class SpellingCorrector(GraphComponent):
         """The training data's word meant by `word` (in a message in `language`), or None when it is
         not a typo of one."""
         low = word.lower()
+        if low in self.SHORTHAND and language != POLISH:
+            return self.SHORTHAND[low]
         if len(low) < self.MIN_LENGTH or low in self.vocabulary or low in english_words():
             return None
         candidates = self._by_length.get(language, self._by_length[None])

@@ -343,3 +343,116 @@ def test_a_name_inside_a_longer_name_is_not_asked_about(facts: Facts) -> None:
                 {"entity": "aspect", "value": "funding", "start": 9, "end": 29}]
     answer, topic = answers.answer(facts._values, text, entities, "partnerships", current="visiting_professors")
     assert [r for r, _ in answer] == ["utter_visiting_professors_funding"] and topic == "visiting_professors"
+
+
+def _spans(text: str, found: List[tuple]) -> List[Dict[str, Any]]:
+    return [{"entity": entity, "value": value, "start": text.index(word), "end": text.index(word) + len(word)}
+            for word, entity, value in found]
+
+
+def test_a_year_after_the_page_was_updated_is_a_detail_it_lacks(facts: Facts) -> None:
+    updated = int(re.findall(r"\d{4}", facts.source.last_updated)[-1])
+    later = f"what conferences will the center organise in {updated + 3}?"
+    entities = _entities(later, [("conferences", "aspect", "events"), ("center", "subject", "euroregional_center")])
+    answer, _ = answers.answer(facts._values, later, entities, "euroregional_center")
+    assert [r for r, _ in answer] == ["utter_dont_know_euroregional_center"]
+    # a year the page's facts hold is still answered
+    founded = f"what was founded in {facts.euroregional_center.founded}?"
+    answer, _ = answers.answer(facts._values, founded, _entities(founded, [("founded", "aspect", "founding")]), "euroregional_center")
+    assert [r for r, _ in answer] == ["utter_euroregional_center_founding"]
+
+
+def test_one_edition_of_the_events_is_a_detail_but_an_ordinal_alone_is_not(facts: Facts) -> None:
+    for text in ("what was the first summer university about?", "o czym była pierwsza konferencja?"):
+        answer, _ = answers.answer(facts._values, text, [], "euroregional_center", current="euroregional_center")
+        assert [r for r, _ in answer] == ["utter_dont_know_euroregional_center"], text
+    text = "a dla studentów pierwszego roku też?"
+    entities = _entities(text, [("dla studentów", "aspect", "audience")])
+    answer, _ = answers.answer(facts._values, text, entities, "visiting_professors", current="visiting_professors")
+    assert [r for r, _ in answer] == ["utter_visiting_professors_audience"]
+
+
+def test_a_bare_number_beside_the_fax_is_the_fax_number(facts: Facts) -> None:
+    text = "can I send you a fax? what number do I use?"
+    entities = _spans(text, [("fax", "contact_channel", "fax"), ("number", "contact_channel", "phone")])
+    answer, _ = answers.answer(facts._values, text, entities, "contact")
+    assert [r for r, _ in answer] == ["utter_contact_fax"]
+    # the phone named as such is still asked
+    text = "the fax and the phone number?"
+    entities = _spans(text, [("fax", "contact_channel", "fax"), ("phone number", "contact_channel", "phone")])
+    answer, _ = answers.answer(facts._values, text, entities, "contact")
+    assert [r for r, _ in answer] == ["utter_contact_phone", "utter_contact_fax"]
+
+
+def test_an_aspect_another_topic_has_beside_the_page_is_that_topics_question(facts: Facts) -> None:
+    # "what is the operational programme financing, according to the page?": the page named, the funding asked
+    text = "what is the operational programme financing according to the page?"
+    entities = _spans(text, [("operational programme", "aspect", "funding"), ("page", "subject", "last_update")])
+    answer, topic = answers.answer(facts._values, text, entities, "visiting_professors")
+    assert [r for r, _ in answer] == ["utter_visiting_professors_funding"] and topic == "visiting_professors"
+    # taken as a question about the page, after the professors: "is the EU paying for this?"
+    text = "is the EU paying for this?"
+    answer, _ = answers.answer(facts._values, text, _spans(text, [("paying", "aspect", "funding")]), "last_update",
+                               current="visiting_professors")
+    assert [r for r, _ in answer] == ["utter_visiting_professors_funding"]
+    # what the page itself has stays the page's: when, by whom
+    text = "when was the page updated?"
+    entities = _spans(text, [("when", "aspect", "founding"), ("page", "subject", "last_update")])
+    answer, _ = answers.answer(facts._values, text, entities, "last_update", current="visiting_professors")
+    assert [r for r, _ in answer] == ["utter_last_update"]
+    assert answers.topic_of("last_update", ["founding"], []) == "last_update"  # "when?" after who updated the page
+    assert answers.topic_of("contact", ["founding"], []) == "euroregional_center"
+
+
+def test_the_office_named_beside_a_contact_detail_is_its_addressee(facts: Facts) -> None:
+    assert [r for r, _ in answers.contact(facts._values, ["email", "office"], [], [])] == ["utter_contact_email"]
+    assert [r for r, _ in answers.contact(facts._values, ["office"], [], [])] == ["utter_contact_partnership_requests"]
+
+
+def test_an_institution_named_and_another_aspect_asked_get_both(facts: Facts) -> None:
+    vilnius = facts.euroregional_center.founding_partners[2]
+    answer = answers.euroregional_center(facts._values, [vilnius], ["partners", "activities"], [])
+    assert [r for r, _ in answer] == ["utter_partnerships_center_partner", "utter_euroregional_center_activities"]
+    answer = answers.euroregional_center(facts._values, [vilnius], ["partners", "founding"], [])
+    assert [r for r, _ in answer] == ["utter_partnerships_center_partner"]  # its answer already says it
+
+
+def test_how_long_has_it_been_running_asks_since_when(facts: Facts) -> None:
+    text = "how long has it been running"
+    answer, _ = answers.answer(facts._values, text, _spans(text, [("how long", "detail", "how long")]), "euroregional_center",
+                               current="euroregional_center")
+    assert [r for r, _ in answer] == ["utter_euroregional_center_founding"]
+    text = "how long do they stay?"  # how long something lasts: the page does not say
+    answer, _ = answers.answer(facts._values, text, _spans(text, [("how long", "detail", "how long")]), "visiting_professors")
+    assert [r for r, _ in answer] == ["utter_dont_know_visiting_professors"]
+
+
+def test_a_word_inside_a_longer_name_is_part_of_it(facts: Facts) -> None:
+    # "where" inside "where can I ask" (the office); "budget" inside a funder's name; a name inside the
+    # `language` entity, which spans the whole message, is still asked
+    text = "and where can I ask about it?"
+    entities = _spans(text, [("where can I ask", "contact_channel", "office"), ("where", "aspect", "location")])
+    assert answers.asked_values(entities, "aspect") == [] and answers.asked_values(entities, "contact_channel") == ["office"]
+    text = "is Poland's national budget funding anything?"
+    entities = _spans(text, [("Poland's national budget", "aspect", "funding"), ("Poland", "country", "Poland"),
+                             ("budget", "detail", "budget")])
+    answer, _ = answers.answer(facts._values, text, entities, "partnerships")
+    assert [r for r, _ in answer] == ["utter_visiting_professors_funding"]
+    text = "do NIH researchers come here?"
+    entities = [{"entity": "language", "value": "en", "start": 0, "end": len(text)}, *_spans(text, [("NIH", "institution", "NIH")])]
+    assert answers.asked_values(entities, "institution") == ["NIH"]
+
+
+def test_an_unsure_message_that_carries_the_conversation_on_stays_on_its_topic(facts: Facts) -> None:
+    text = "and for lecturers too?"
+    entities = _spans(text, [("for lecturers", "aspect", "audience")])
+    assert answers.unsure_topic(facts._values, text, entities, "visiting_professors") == "visiting_professors"
+    assert answers.unsure_topic(facts._values, "for lecturers?", entities, "visiting_professors") is None
+
+
+def test_chat_spellings_of_question_words_are_mended_in_english_only() -> None:
+    from rasa_addons.nlu import SpellingCorrector  # what the classifiers then read ("wat is the fax")
+
+    corrector = SpellingCorrector(None, None, {"postcode": 3})
+    assert corrector.correction("wat", "en") == "what" and corrector.correction("wot") == "what"
+    assert corrector.correction("wat", "pl") is None  # a Polish word
