@@ -127,6 +127,8 @@ def _main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=_main.__doc__)
     parser.add_argument("labelled", type=Path)
     parser.add_argument("--data", type=Path, default=Path("data/nlu"), help="training examples; <data>/pl are Polish")
+    parser.add_argument("--conversations", type=Path, nargs="*", default=[],
+                        help="blind conversation sets (tests/eval/): the language in context, totals only")
     args = parser.parse_args(argv)
     texts: Dict[str, List[str]] = {ENGLISH: [], POLISH: []}
     for file in sorted(args.data.rglob("*.yml")):
@@ -157,7 +159,26 @@ def _main(argv: Optional[List[str]] = None) -> int:
     print(f"all: {result['right']}/{result['total']} ({100 * result['right'] / result['total']:.1f}%)")
     for text, expected, got in result["wrong"]:
         print(f"  {text!r}: expected {expected}, got {got}")
+    for path in args.conversations:
+        print(f"{path}, in context: {in_context(model, yaml.safe_load(path.read_text(encoding='utf-8'))['conversations'])}")
     return 0
+
+
+def in_context(model: LanguageModel, conversations: List[Dict[str, Any]]) -> str:
+    """The conversation's language after each turn that names the language of its reply: the one
+    detected, else the one it had (a conversation starts in English), as the `language` slot does.
+    Totals only: the sets are blind, their failures are not for reading."""
+    tally = Counter()
+    for conversation in conversations:
+        language = ENGLISH
+        for turn in conversation["turns"]:
+            language = model.detect(turn["user"]) or language
+            if turn.get("language"):
+                short = "short " if len(turn["user"].split()) <= 2 else ""
+                tally[short + "total"] += 1
+                tally[short + "right"] += language == turn["language"]
+    return (f"{tally['right'] + tally['short right']}/{tally['total'] + tally['short total']} turns in the right language "
+            f"(one- and two-word messages {tally['short right']}/{tally['short total']})")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
-from rasa_addons.language import LanguageModel, evaluate
+from rasa_addons.language import LanguageModel, evaluate, in_context
 from rasa_addons.nlu import OffTopicGate, SpellingCorrector
 from tests.conftest import ROOT
 
@@ -90,6 +90,15 @@ def test_the_detector_is_right_on_at_least_98_percent_of_the_labelled_set(detect
     assert result["right"] / result["total"] >= 0.98, result["wrong"]
     # never the wrong language on an English message (the conversation would switch)
     assert not [w for w in result["wrong"] if w[1] == "en"], result["wrong"]
+
+
+def test_language_in_context_keeps_the_conversations_language_when_a_message_does_not_tell(detector) -> None:
+    conversations = [
+        {"turns": [{"user": "jaki jest numer telefonu?", "language": "pl"}, {"user": "ok", "language": "pl"},
+                   {"user": "what about the fax?", "language": "en"}]},
+        {"turns": [{"user": "ok", "language": "pl"}]},  # starts in English: "ok" does not tell
+    ]
+    assert in_context(detector, conversations) == "3/4 turns in the right language (one- and two-word messages 1/2)"
 
 
 def test_the_labelled_set_tests_messages_the_detector_was_not_trained_on(detector) -> None:
