@@ -57,6 +57,12 @@ async def test_logistic_regression_input_is_rasas(agent, monkeypatch) -> None:
     assert json.dumps(built["ours parses"], sort_keys=True) == json.dumps(built["rasa parses"], sort_keys=True)
 
 
+def test_domain_is_empty_as_rasa_says(agent) -> None:
+    for domain in (Domain.empty(), agent.domain, Domain.from_dict({"intents": ["greet"]}), Domain.from_dict({"slots": {}})):
+        assert speedups._domain_is_empty(domain) == speedups._rasa_domain_is_empty(domain)
+    assert speedups._domain_is_empty(Domain.empty()) and not speedups._domain_is_empty(agent.domain)
+
+
 def _turns() -> List[List[Any]]:
     """Two senders, a second session for one of them; every event with its own fixed timestamp."""
     clock = iter(range(1000, 2000))
