@@ -17,10 +17,12 @@ import socket
 from typing import Any, Optional
 
 import redis.asyncio as aioredis
-from rasa.core.lock_store import DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX, RedisLockStore
+from rasa.core.lock_store import RedisLockStore
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from rasa_addons.stores import own_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ CONNECTION_KEYS = ("host", "port", "db", "username", "password")
 
 
 def _channel(store: RedisLockStore) -> str:
-    return f"{store.key_prefix[: -len(DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX)]}model-switched"
+    return f"{own_prefix(store)}model-switched"
 
 
 def _server() -> str:

@@ -124,6 +124,12 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
         }
 
 
+def own_prefix(store: RedisLockStore) -> str:
+    """The key prefix the endpoints file gives (REDIS_KEY_PREFIX), without Rasa's "lock:" after it:
+    where this project's other keys for the same Redis go."""
+    return store.key_prefix[: -len(DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX)]
+
+
 class AtomicRedisLockStore(RedisLockStore):
     """Rasa's RedisLockStore with its ticket updates made atomic.
 
@@ -138,7 +144,7 @@ class AtomicRedisLockStore(RedisLockStore):
         super().__init__(host=endpoint_config.url, **endpoint_config.kwargs)
 
     def _mutex(self, conversation_id: Text) -> Any:
-        name = f"{self.key_prefix[: -len(DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX)]}mutex:{conversation_id}"
+        name = f"{own_prefix(self)}mutex:{conversation_id}"
         return self.red.lock(name, timeout=10, blocking_timeout=10)
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
