@@ -11,7 +11,6 @@ time until the answer is live are written to reports/staff-loop.json and logged.
 import json
 import logging
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Iterator, List, Tuple
@@ -24,6 +23,7 @@ from console.users import add_user
 from scripts.assistant import Assistant, free_port
 from tests.conftest import ROOT, Facts, phone_reply
 from tests.test_console import PASSWORD, SECRET, STAFF, UNANSWERED
+from tests.test_fact_change import copy_project
 from tests.test_widget import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, ask, bot_texts
 
 logger = logging.getLogger(__name__)
@@ -35,11 +35,7 @@ TIMINGS = ROOT / "reports" / "staff-loop.json"
 def deployment_copy(target: Path) -> Path:
     """The project's files (those git knows), its trained model and widget script, and links to what
     `make setup` built outside git: a checkout as a deployment has it."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
+    copy_project(target)
     (target / "models").mkdir()
     shutil.copy2(ROOT / "models" / "current.tar.gz", target / "models")
     shutil.copytree(ROOT / "web" / "vendor", target / "web" / "vendor")
