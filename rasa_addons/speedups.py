@@ -3,8 +3,10 @@
 Each replaces a piece of Rasa's per-message overhead with code that gives the same result:
 - Action results: Rasa checks every custom action's response with `jsonschema.validate`, which
   checks the schema itself and builds a new validator on every call (about 40 % of the server's
-  CPU per message in a py-spy profile). A validator built once accepts and rejects exactly the same
-  responses; a rejected one still goes through Rasa's own code for its error.
+  CPU per message in a py-spy profile). Validators built once accept and reject exactly the same
+  responses; a rejected one still goes through Rasa's own code for its error. Each event is checked
+  against its own type's schema only: the schema's `oneOf` over the ~20 event types, which tells
+  them apart by the `event` name they require, is what made a check take ~0.5 ms.
 - Graph runs: every message runs the NLU graph and, per predicted action, the policy graph through
   dask, after pruning the schema with a recursion that revisits shared parents (about 9 % of the
   CPU). The graphs are small chains: running each needed node once, parents first, is the same.
@@ -20,12 +22,11 @@ Each replaces a piece of Rasa's per-message overhead with code that gives the sa
 """
 import asyncio
 import functools
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import aiohttp
 import numpy as np
 from jsonschema import validators
-from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from rasa.core.actions.action import RemoteAction
 from rasa.engine.exceptions import GraphRunError
@@ -45,15 +46,34 @@ KEEP_ALIVE_SECONDS = 3.0
 
 
 @functools.lru_cache(maxsize=None)
-def _validator() -> Validator:
+def _validators() -> Tuple[Validator, Dict[Text, Validator]]:
+    """Rasa's response schema split in two: the response with its events' common schema, and per
+    event name the common schema plus that event type's alternative of the `oneOf`. Every
+    alternative requires its own `event` name (a `const`) and the common schema requires `event`,
+    so an event can match only its name's alternative: the `oneOf` holds exactly when that one does.
+    If that ever stops being true of Rasa's schema, the whole schema is used, as Rasa does."""
     spec = RemoteAction.action_response_format_spec()
     cls = validators.validator_for(spec)
     cls.check_schema(spec)
-    return cls(spec)
+    item = spec["properties"]["events"]["items"]
+    names = [alternative.get("properties", {}).get("event", {}).get("const") for alternative in item["oneOf"]]
+    if None in names or len(set(names)) != len(names) or "event" not in item.get("required", []):
+        return cls(spec), {}
+    common = {key: value for key, value in item.items() if key != "oneOf"}
+    outer = {**spec, "properties": {**spec["properties"], "events": {**spec["properties"]["events"], "items": common}}}
+    return cls(outer), {name: cls({**common, "allOf": [alternative]}) for name, alternative in zip(names, item["oneOf"])}
+
+
+def _valid(result: Any) -> bool:
+    outer, per_event = _validators()
+    if not outer.is_valid(result):
+        return False
+    events = result.get("events", []) if per_event else []
+    return all(e.get("event") in per_event and per_event[e["event"]].is_valid(e) for e in events)
 
 
 def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
-    if best_match(_validator().iter_errors(result)) is None:
+    if _valid(result):
         return True
     return _rasa_validate(self, result)  # raises Rasa's own, explained ValidationError
 

@@ -57,6 +57,47 @@ async def test_logistic_regression_input_is_rasas(agent, monkeypatch) -> None:
     assert json.dumps(built["ours parses"], sort_keys=True) == json.dumps(built["rasa parses"], sort_keys=True)
 
 
+# Action server responses: what the actions send, every event type Rasa knows, and broken ones.
+_SLOT = {"event": "slot", "timestamp": None, "name": "topic", "value": "contact"}
+_REPLY = {"text": "Phone: 1", "buttons": [], "elements": [], "custom": {}, "template": None, "response": None, "image": None, "attachment": None}
+RESPONSES = [
+    {"events": [_SLOT, {**_SLOT, "name": "language", "value": "pl"}], "responses": [_REPLY]},
+    {"events": [], "responses": []},
+    {"responses": [_REPLY]},
+    {"events": [{"event": name} for name in ("action", "restart", "session_started", "undo", "rewind", "pause", "resume", "followup",
+                                             "reset_slots", "export", "active_loop", "loop_interrupted", "form", "bot", "agent")]},
+    {"events": [{"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 1.0}, "entities": []}}]},
+    {"events": [{"event": "entities", "entities": [{"entity": "topic", "value": "x"}]}]},
+    {"events": [{"event": "reminder", "intent": "x", "date_time": "2026-01-01T00:00:00", "kill_on_user_msg": True}]},
+    # broken: each must be rejected, by Rasa's own error
+    {"events": [{"event": "slot", "value": "no name"}]},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"name": "topic"}]},
+    {"events": [{"event": "slot", "name": "topic", "timestamp": "yesterday"}]},
+    {"events": [{"event": "user", "parse_data": {"entities": [{"start": 0}]}}]},
+    {"events": [{"event": "entities", "entities": "none"}]},
+    {"events": "slot"},
+    {"events": [_SLOT, "slot"]},
+    {"events": [_SLOT], "responses": ["text"]},
+]
+
+
+@pytest.mark.parametrize("response", RESPONSES)
+def test_action_responses_are_accepted_and_rejected_as_rasa_does(response: Dict[str, Any]) -> None:
+    from jsonschema import ValidationError
+    from rasa.core.actions.action import RemoteAction
+
+    def verdict(validate) -> bool:
+        try:
+            return validate(RemoteAction("action_answer_contact", None), response)
+        except ValidationError:
+            return False
+
+    assert verdict(speedups._validate_action_result) == verdict(speedups._rasa_validate)
+    assert speedups._valid(response) == verdict(speedups._rasa_validate)
+    assert speedups._validators()[1], "Rasa's schema is no longer split by event name: the fast check is off"
+
+
 def test_domain_is_empty_as_rasa_says(agent) -> None:
     for domain in (Domain.empty(), agent.domain, Domain.from_dict({"intents": ["greet"]}), Domain.from_dict({"slots": {}})):
         assert speedups._domain_is_empty(domain) == speedups._rasa_domain_is_empty(domain)
