@@ -98,6 +98,21 @@ def test_action_responses_are_accepted_and_rejected_as_rasa_does(response: Dict[
     assert speedups._validators()[1], "Rasa's schema is no longer split by event name: the fast check is off"
 
 
+def test_event_types_are_resolved_as_rasa_does() -> None:
+    from rasa.shared.core.events import Event
+    from rasa.shared.utils.common import all_subclasses
+
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    for _ in range(2):  # found, then remembered
+        for name in sorted(names):
+            assert speedups._resolve_by_type(name) is speedups._rasa_resolve_by_type(name)
+    assert speedups._resolve_by_type("no_such_event", SlotSet) is SlotSet
+    assert speedups._resolve_by_type("topic") is None
+    with pytest.raises(ValueError):
+        speedups._resolve_by_type("no_such_event")
+    assert "no_such_event" not in speedups._event_types
+
+
 def test_domain_is_empty_as_rasa_says(agent) -> None:
     for domain in (Domain.empty(), agent.domain, Domain.from_dict({"intents": ["greet"]}), Domain.from_dict({"slots": {}})):
         assert speedups._domain_is_empty(domain) == speedups._rasa_domain_is_empty(domain)
