@@ -109,9 +109,33 @@ class ActionAnswerFollowup(Action):
         return _answer(dispatcher, tracker, topic)
 
 
+# The topic intents and the topic each one's action answers
+TOPIC_INTENTS = {f"ask_{topic}": topic for topic in ("contact", "partnerships", "euroregional_center", "visiting_professors", "last_update")}
+
+
+def _near_topic(tracker: Tracker) -> Optional[str]:
+    """The topic of a topic question that asks a detail the page lacks, which the NLU made out of scope
+    (rasa_addons.nlu.NearTopicOutOfScope: `out_of_scope`, the topic's intent next at the same confidence,
+    a `detail` entity): "who heads the office?". None for any other message."""
+    message = tracker.latest_message
+    intent = message.get("intent") or {}
+    ranking = message.get("intent_ranking") or []
+    if intent.get("name") != "out_of_scope" or len(ranking) < 2 or not _values(tracker, "detail"):
+        return None
+    first, second = ranking[0], ranking[1]
+    if first.get("name") != "out_of_scope" or second.get("name") not in TOPIC_INTENTS:
+        return None
+    if second.get("confidence") != first.get("confidence"):
+        return None  # out of scope by the classifier or the off-topic gate, not a topic question
+    return TOPIC_INTENTS[second["name"]]
+
+
 class ActionExplainScope(Action):
     """Out of scope or not understood: say what I can help with and where to write or call.
 
+    A topic question asking a detail the page lacks ("who heads the office?"), out of scope by the NLU
+    (rasa_addons.nlu.NearTopicOutOfScope), is answered as that topic's action answers it: the honest
+    "I don't know that about ..." and the `topic` slot, so follow-ups stay on the topic.
     A message the model is unsure of that names a contact detail or an institution is answered
     about it ("thanks! one more thing, the postcode?"): the name tells the topic. So is one, unsure
     or out of scope, that names a year of one topic's facts or refers back to the conversation's
@@ -121,6 +145,9 @@ class ActionExplainScope(Action):
         return "action_explain_scope"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        near = _near_topic(tracker)
+        if near:
+            return _answer(dispatcher, tracker, near)
         facts = _facts(dispatcher)
         if facts is None:
             return []

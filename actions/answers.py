@@ -283,6 +283,33 @@ CLAUSE_END = re.compile(r"[?;,.!+&]|\b(?:and|also|plus|as well as|oraz|a także|
                         r"|z jakich|z których|z ktorych|na jakiej|na której|na ktorej|pod jakim)\b(?!-))")
 
 
+# Where one of two alternatives begins ("is it a separate building or part of the university?")
+ALTERNATIVE = re.compile(r"\b(?:or|albo|lub|czy też|czy tez)\b", re.IGNORECASE)
+# What a message may ask that the page answers: a contact detail or a named institution (wherever they
+# stand), a fact of a topic or a place (in a clause of their own, without a detail)
+NAMED_ANSWERABLE = ("contact_channel", "institution")
+ANSWERABLE = ("aspect", "country")
+
+
+def asks_only_details(text: str, entities: List[Dict[str, Any]]) -> bool:
+    """True when the message asks a detail the page lacks (a `detail` entity: "who heads the office?")
+    and nothing the page answers beside it: no contact detail or institution named, and no aspect or
+    place in a clause or alternative of its own ("where is the office, which building?", "only for
+    staff or for everyone in the academic community?" also ask what the page gives). An aspect or a
+    place in the detail's own clause is what the detail is about ("how much are they paid", "when is
+    the next summer university", "how much did the European fund give")."""
+    asked = _outermost([e for e in entities if e.get("entity") not in NOT_ASKED and isinstance(e.get("value"), str)])
+    if not any(e.get("entity") == "detail" for e in asked):
+        return False
+    if any(e.get("entity") in NAMED_ANSWERABLE for e in asked):
+        return False
+    ends = sorted(m.start() for pattern in (CLAUSE_END, ALTERNATIVE) for m in pattern.finditer(text))
+    parts: Dict[int, set] = {}
+    for e in asked:
+        parts.setdefault(sum(end <= e.get("start", 0) for end in ends), set()).add(e["entity"])
+    return not any(kinds & set(ANSWERABLE) and "detail" not in kinds for kinds in parts.values())
+
+
 # Words that name a topic only loosely ("partners", "office", "the page"): another topic named beside
 # them wins ("the partners of the euroregional center", "what does the page say about the lectures?").
 LOOSE_SUBJECTS = ("partnerships", "contact", "last_update")

@@ -35,7 +35,7 @@ from rasa_addons.language import ENGLISH, POLISH, LanguageModel
 # the components after it; the entity it adds for the `language` slot has the same name.
 LANGUAGE = "language"
 
-from actions.answers import refers_back
+from actions.answers import asks_only_details, refers_back
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -443,4 +443,55 @@ class OffTopicGate(GraphComponent):
                 gated = {INTENT_NAME_KEY: oos, PREDICTED_CONFIDENCE_KEY: 1.0}
                 message.set(INTENT, gated, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [gated, *ranking], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class NearTopicOutOfScope(GraphComponent):
+    """A topic question that asks a detail the page lacks is out of scope: its intent says so.
+
+    "Who heads the office?", "how much are visiting professors paid?", "the budget of the center?": the
+    classifiers take them for the topic's question (ask_contact, ...) and the `detail` entity says what
+    the page does not give. The user's intent is out of scope, so, last in the pipeline (after the
+    entity extractors, the synonym mapper and the FallbackClassifier), a message whose intent is one
+    of `topic_intents`, that carries a `detail` (not one inside a longer name: "budget" in "Poland's
+    national budget") and asks nothing the page answers beside it (actions.answers.asks_only_details:
+    "where is the office, which building?" asks the address too) gets `out_of_scope` with the topic's
+    confidence, the topic next in the ranking at the same confidence. The reply does not change: action_explain_scope answers such a message as the
+    topic's action does (the honest "I don't know that about ..." and the `topic` slot, for follow-ups).
+    A follow-up (`ask_followup`) and a message the FallbackClassifier gave up on are left alone.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"out_of_scope_intent": "out_of_scope",
+                "topic_intents": ["ask_contact", "ask_partnerships", "ask_euroregional_center",
+                                  "ask_visiting_professors", "ask_last_update"]}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "NearTopicOutOfScope":
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        oos = self.config["out_of_scope_intent"]
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            if intent.get(INTENT_NAME_KEY) not in self.config["topic_intents"]:
+                continue
+            if not asks_only_details(message.get(TEXT) or "", message.get(ENTITIES) or []):
+                continue
+            confidence = intent.get(PREDICTED_CONFIDENCE_KEY)
+            ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                       if r.get(INTENT_NAME_KEY) not in (oos, intent[INTENT_NAME_KEY])]
+            moved = {INTENT_NAME_KEY: oos, PREDICTED_CONFIDENCE_KEY: confidence}
+            topic = {INTENT_NAME_KEY: intent[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: confidence}
+            message.set(INTENT, moved, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [moved, topic, *ranking], add_to_output=True)
         return messages

@@ -456,3 +456,69 @@ def test_chat_spellings_of_question_words_are_mended_in_english_only() -> None:
     corrector = SpellingCorrector(None, None, {"postcode": 3})
     assert corrector.correction("wat", "en") == "what" and corrector.correction("wot") == "what"
     assert corrector.correction("wat", "pl") is None  # a Polish word
+
+
+def near_topic(topic_intent: str, entities: Dict[str, List[str]], confidence: float = 0.97, topic: Optional[str] = None,
+               text: str = "...") -> Tracker:
+    """The tracker after a topic question asking a detail the page lacks, which the NLU made out of scope
+    (rasa_addons.nlu.NearTopicOutOfScope): out_of_scope first, the topic's intent next, at the same confidence."""
+    t = tracker("out_of_scope", entities, topic=topic, text=text)
+    t.latest_message["intent"] = {"name": "out_of_scope", "confidence": confidence}
+    t.latest_message["intent_ranking"] = [{"name": "out_of_scope", "confidence": confidence},
+                                          {"name": topic_intent, "confidence": confidence},
+                                          {"name": "ask_followup", "confidence": 1 - confidence}]
+    return t
+
+
+@pytest.mark.parametrize("intent, action, entities", [
+    ("ask_contact", actions.ActionAnswerContact(), {"detail": ["head of"], "subject": ["contact"]}),
+    ("ask_euroregional_center", actions.ActionAnswerEuroregionalCenter(), {"detail": ["budget"], "subject": ["euroregional_center"]}),
+    ("ask_visiting_professors", actions.ActionAnswerVisitingProfessors(), {"detail": ["how much"], "aspect": ["funding"]}),
+    ("ask_partnerships", actions.ActionAnswerPartnerships(), {"detail": ["deadline"]}),
+    ("ask_last_update", actions.ActionAnswerLastUpdate(), {"detail": ["next update"]}),
+])
+async def test_a_near_topic_question_out_of_scope_is_answered_as_its_topic(facts: Facts, intent: str, action: Any, entities) -> None:
+    """Out of scope by the NLU, the topic next: the same honest reply and `topic` slot as the topic's action gives."""
+    expected = await run(action, tracker(intent, entities))
+    texts, events = await run(actions.ActionExplainScope(), near_topic(intent, entities))
+    assert (texts, events) == expected
+    assert texts[0].startswith("I don't know that") and facts.contact.email in texts[0]
+    assert events == [SlotSet("topic", intent[len("ask_"):])]
+
+
+async def test_out_of_scope_of_the_classifier_or_the_gate_is_not_a_near_topic_question(facts: Facts) -> None:
+    scope = "Sorry, I don't know that: I answer only from the university's International Cooperation page"
+    # the classifier's own out_of_scope: the topic next, but less sure
+    t = near_topic("ask_contact", {"detail": ["tuition"]})
+    t.latest_message["intent_ranking"][1]["confidence"] = 0.02
+    [text], events = await run(actions.ActionExplainScope(), t)
+    assert text.startswith(scope) and events == []
+    # no detail asked: not a topic question the page lacks
+    [text], events = await run(actions.ActionExplainScope(), near_topic("ask_contact", {}))
+    assert text.startswith(scope) and events == []
+    # the next intent is no topic's
+    [text], events = await run(actions.ActionExplainScope(), near_topic("greet", {"detail": ["director"]}))
+    assert text.startswith(scope) and events == []
+
+
+@pytest.mark.parametrize("text, entities, only", [
+    ("who is the head of the office?", [("detail", "head of", 11), ("subject", "contact", 26)], True),
+    ("how much are visiting professors paid?", [("detail", "how much", 0), ("subject", "visiting_professors", 13), ("aspect", "funding", 33)], True),
+    # the aspect asked in a clause, or an alternative, of its own: the page answers that part
+    ("where can I find the office, which building", [("aspect", "location", 0), ("subject", "contact", 22), ("detail", "which building", 29)], False),
+    ("only for staff or for everyone in the academic community?", [("detail", "staff", 9), ("aspect", "audience", 34)], False),
+    # a contact detail or an institution named anywhere
+    ("the dean asked who to email", [("detail", "dean", 4), ("contact_channel", "email", 23)], False),
+    ("when is the next visit of NIH professors", [("detail", "next", 12), ("institution", "NIH", 26)], False),
+    # no detail, or a detail inside a longer aspect (a funder's name)
+    ("where is the office?", [("aspect", "location", 0), ("subject", "contact", 13)], False),
+])
+def test_a_message_asks_only_details_when_nothing_else_it_asks_is_on_the_page(text: str, entities, only: bool) -> None:
+    found = [{"entity": e, "value": v, "start": s, "end": s + len(v)} for e, v, s in entities]
+    assert answers.asks_only_details(text, found) is only
+
+
+def test_a_detail_inside_a_longer_aspect_is_part_of_its_name() -> None:
+    text = "is Poland's national budget paying?"
+    found = [{"entity": "aspect", "value": "funding", "start": 3, "end": 27}, {"entity": "detail", "value": "budget", "start": 21, "end": 27}]
+    assert not answers.asks_only_details(text, found)

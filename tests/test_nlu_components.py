@@ -6,7 +6,7 @@ import yaml
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
 from rasa_addons.language import LanguageModel, evaluate, in_context
-from rasa_addons.nlu import OffTopicGate, SpellingCorrector
+from rasa_addons.nlu import NearTopicOutOfScope, OffTopicGate, SpellingCorrector
 from tests.conftest import ROOT
 
 
@@ -169,3 +169,44 @@ async def test_the_trained_model_still_understands_english(agent, text: str, int
     assert parsed["intent"]["name"] == intent
     found = {(e["entity"], e["value"]) for e in parsed["entities"]}
     assert entities | {("language", "en")} <= found, found
+
+
+def parsed(text: str, intent: str, entities: List[tuple]) -> Any:
+    """A message as the pipeline leaves it before NearTopicOutOfScope: `intent` at 0.9, entities (entity, value, word)."""
+    from rasa.shared.nlu.training_data.message import Message
+
+    ranking = [{"name": intent, "confidence": 0.9}, {"name": "out_of_scope", "confidence": 0.06}, {"name": "ask_followup", "confidence": 0.04}]
+    found = [{"entity": e, "value": v, "start": text.index(w), "end": text.index(w) + len(w)} for e, v, w in entities]
+    return Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": found})
+
+
+def near_topic(message: Any) -> Any:
+    [message] = NearTopicOutOfScope(NearTopicOutOfScope.get_default_config()).process([message])
+    return message
+
+
+def test_a_topic_question_asking_only_a_detail_the_page_lacks_is_out_of_scope_the_topic_next() -> None:
+    m = near_topic(parsed("who is the head of the office?", "ask_contact", [("detail", "head of", "head of"), ("subject", "contact", "office")]))
+    assert m.get("intent") == {"name": "out_of_scope", "confidence": 0.9}
+    assert m.get("intent_ranking") == [{"name": "out_of_scope", "confidence": 0.9}, {"name": "ask_contact", "confidence": 0.9},
+                                       {"name": "ask_followup", "confidence": 0.04}]
+
+
+@pytest.mark.parametrize("text, intent, entities", [
+    # a follow-up is left to the dialogue, and so is a message the FallbackClassifier gave up on
+    ("and who heads it?", "ask_followup", [("detail", "heads", "heads")]),
+    ("who heads it?", "nlu_fallback", [("detail", "heads", "heads")]),
+    # no detail
+    ("where is the office?", "ask_contact", [("aspect", "location", "where"), ("subject", "contact", "office")]),
+    # the page answers a part of it: the address, in a clause of its own
+    ("where is the office, which building?", "ask_contact", [("aspect", "location", "where"), ("detail", "which building", "which building")]),
+])
+def test_other_messages_keep_their_intent(text: str, intent: str, entities: List[tuple]) -> None:
+    m = near_topic(parsed(text, intent, entities))
+    assert m.get("intent")["name"] == intent and m.get("intent_ranking")[0]["name"] == intent
+
+
+async def test_the_trained_model_takes_a_near_topic_question_for_out_of_scope_its_topic_next(agent) -> None:
+    result = await agent.parse_message("who is the director of the euroregional center?")
+    assert [r["name"] for r in result["intent_ranking"][:2]] == ["out_of_scope", "ask_euroregional_center"]
+    assert result["intent_ranking"][0]["confidence"] == result["intent_ranking"][1]["confidence"]
