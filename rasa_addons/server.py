@@ -434,10 +434,21 @@ def _option(args: List[str], name: str) -> Optional[str]:
     return None
 
 
+def import_skops_first() -> None:
+    """Import skops (the format of the logistic regression's file) before Rasa and TensorFlow.
+
+    On import it names the numpy and scipy functions it trusts, finding each one's module by a walk
+    over every module loaded (pickle.whichmodule): about 1 s with numpy and scipy alone, 6 s or more
+    once Rasa has loaded TensorFlow's thousands, at every start of a server or of an in-process
+    model (staff.conversations, staff.test_bot, the tests). The names it finds are the same."""
+    import skops.io  # noqa: F401
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if logs.configure() is None:
         return 2
+    import_skops_first()
     if args[:1] != ["run"]:
         logger.error("Usage: python -m rasa_addons.server run <arguments of `rasa run`>")
         return 2

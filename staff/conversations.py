@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import requests
+import skops.io  # noqa: F401  (before Rasa and TensorFlow: rasa_addons/server.py, import_skops_first, says why)
 from rasa.utils.log_utils import configure_structlog
 from ruamel.yaml import YAML
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator
 
 import pytest
+import skops.io  # noqa: F401  (before Rasa and TensorFlow: rasa_addons/server.py, import_skops_first, says why)
 
 from actions.facts import parse
 

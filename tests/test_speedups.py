@@ -113,6 +113,27 @@ def test_event_types_are_resolved_as_rasa_does() -> None:
     assert "no_such_event" not in speedups._event_types
 
 
+def _diet(agent) -> Any:
+    nodes = agent.processor.graph_runner._instantiated_nodes
+    return next(node._component for name, node in nodes.items() if "BackupDIETClassifier" in name)
+
+
+async def test_diet_loads_the_same_weights_without_the_training_step(agent, monkeypatch) -> None:
+    """The weights, by name and value, are those Rasa's load gives; so are the parses."""
+    import numpy as np
+    from rasa.core.agent import Agent
+    from rasa.utils.tensorflow.models import RasaModel
+
+    monkeypatch.setattr(RasaModel, "load", classmethod(speedups._load_model))
+    ours = Agent.load(str(ROOT / "models" / "current.tar.gz"))
+    theirs, mine = _diet(agent).model.weights, _diet(ours).model.weights
+    assert len(mine) > 10 and [w.name for w in mine] == [w.name for w in theirs]
+    for a, b in zip(mine, theirs):
+        assert np.array_equal(a.numpy(), b.numpy()), a.name
+    for text in MESSAGES + ["profesors from where", "what do u do"]:
+        assert await ours.parse_message(text) == await agent.parse_message(text)
+
+
 def test_domain_is_empty_as_rasa_says(agent) -> None:
     for domain in (Domain.empty(), agent.domain, Domain.from_dict({"intents": ["greet"]}), Domain.from_dict({"slots": {}})):
         assert speedups._domain_is_empty(domain) == speedups._rasa_domain_is_empty(domain)
