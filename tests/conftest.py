@@ -154,11 +154,28 @@ def workdir(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def assistant(workdir: Path) -> Iterator["Assistant"]:
-    """Both servers, started by the run script, for the tests of one module."""
+@pytest.fixture(scope="session")
+def _default_assistant(tmp_path_factory) -> Iterator["Assistant"]:
     from scripts.assistant import Assistant
 
-    a = Assistant(workdir, UMB_FACTS_FILE=str(workdir / "facts.yml")).start()
+    path = tmp_path_factory.mktemp("assistant")
+    shutil.copy(FACTS_FILE, path / "facts.yml")
+    a = Assistant(path, UMB_FACTS_FILE=str(path / "facts.yml"))
     yield a
     a.stop()
+
+
+@pytest.fixture(scope="module")
+def assistant(_default_assistant: "Assistant") -> "Assistant":
+    """Both servers, started by the run script with the default settings and a facts file of their
+    own (`assistant_facts`). The modules that need nothing else share them, since each start costs
+    about 10 s; a module that stopped them (to test a restart or a stop) gets them started again."""
+    if _default_assistant.proc is None or _default_assistant.proc.poll() is not None:
+        _default_assistant.start()
+    return _default_assistant
+
+
+@pytest.fixture
+def assistant_facts(assistant: "Assistant") -> Path:
+    """The facts file the `assistant` fixture's servers read: a test that edits it puts it back."""
+    return Path(assistant.env["UMB_FACTS_FILE"])

@@ -46,8 +46,8 @@ def test_senders_do_not_share_context(assistant: Assistant, facts: Facts) -> Non
     assert reply.startswith("Sorry, I didn't understand that, so I don't know how to answer.") and facts.contact.email in reply
 
 
-def test_changed_facts_are_used_without_retraining_or_restart(assistant: Assistant, workdir: Path, facts: Facts) -> None:
-    path = workdir / "facts.yml"
+def test_changed_facts_are_used_without_retraining_or_restart(assistant: Assistant, assistant_facts: Path, facts: Facts) -> None:
+    path = assistant_facts
     original = path.read_text()
     new_phone = "+48 85 000 00 00"
     changed = f"The {facts.contact.office}'s phone number is {new_phone}."

@@ -114,10 +114,10 @@ def test_markup_typed_by_the_visitor_is_shown_as_text(page: Page) -> None:
     assert dialogs == []
 
 
-def test_markup_in_a_fact_is_shown_as_text(page: Page, workdir: Path, facts: Facts) -> None:
+def test_markup_in_a_fact_is_shown_as_text(page: Page, assistant_facts: Path, facts: Facts) -> None:
     dialogs: List[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    path = workdir / "facts.yml"
+    path = assistant_facts
     original = path.read_text()
     office = f"{facts.contact.office} <script>alert(2)</script><img src=x onerror=alert(3)>"
     try:
