@@ -103,7 +103,9 @@ class ActionAnswerFollowup(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         named = _values(tracker, "subject")
-        topic = named[0] if named else answers.topic_of(tracker.get_slot("topic"), _values(tracker, "aspect"), _values(tracker, "contact_channel"))
+        message = tracker.latest_message
+        generic = answers.question_words_only(message.get("text") or "", message.get("entities") or [])
+        topic = named[0] if named else answers.topic_of(tracker.get_slot("topic"), _values(tracker, "aspect"), _values(tracker, "contact_channel"), generic)
         if topic is None and (_values(tracker, "institution") or _values(tracker, "country")):
             topic = "partnerships"  # "do NIH researchers come here?" at the start: what the page says of it
         return _answer(dispatcher, tracker, topic)

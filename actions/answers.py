@@ -69,10 +69,10 @@ TOPIC_ASPECTS: Dict[str, Dict[str, str]] = {
     "visiting_professors": {
         "audience": "audience", "description": "description", "programme": "programme", "name": "programme",
         "funding": "funding", "count": "count", "origin": "origin", "location": "origin", "partners": "origin",
-        "activities": "overview",
+        "activities": "overview", "who": "description",
     },
     "partnerships": {
-        "aim": "aim", "location": "overview", "origin": "overview", "partners": "overview", "agreements": "overview",
+        "aim": "aim", "activities": "aim", "location": "overview", "origin": "overview", "partners": "overview", "agreements": "overview",
         "name": "overview",
     },
 }
@@ -186,11 +186,15 @@ def _topic_after(answer: Answer, topic: str) -> str:
     return topics.pop() or topic if len(topics) == 1 else topic
 
 
-def topic_of(current: Optional[str], aspects: List[str], channels: List[str]) -> Optional[str]:
+def topic_of(current: Optional[str], aspects: List[str], channels: List[str], generic: bool = False) -> Optional[str]:
     """The topic a follow-up is about: the current one, unless what it asks is something only
-    another topic has ("how many summer universities?" after the office's phone number)."""
+    another topic has ("how many summer universities?" after the office's phone number). A follow-up
+    asked with question words only ("since when?", "how many?": `generic`) is about the current topic,
+    which may not know it."""
     if channels and not aspects:
         return "contact"
+    if generic and current in TOPIC_ASPECTS:
+        return current
     if current in TOPIC_ASPECTS and any(a in TOPIC_ASPECTS[current] for a in aspects):
         return current
     if current == "last_update" and not _asks_beyond_the_page(aspects):
@@ -198,16 +202,30 @@ def topic_of(current: Optional[str], aspects: List[str], channels: List[str]) ->
     return _only_owner(aspects) or current
 
 
+# Aspects a topic without them answers as if they were not asked ("who are the partners?")
+SOFT = frozenset({"who"})
+# Aspects that ask something of another ("how many agreements?"): a topic without it does not know
+QUALIFYING = frozenset({"count"})
+# What a response already says, by topic: the professors' description names their homes and number
+COVERS = {"visiting_professors": {"description": ("origin", "count")}}
+
+
 def by_aspect(facts: Dict[str, Any], topic: str, aspects: List[str], details: List[str]) -> Answer:
     """The answers for the aspects asked about `topic`; its overview when none is named."""
     if details:
         return dont_know(facts, topic)
     known = TOPIC_ASPECTS[topic]
+    aspects = [a for a in aspects if a in known or a not in SOFT]
     if aspects and not any(a in known for a in aspects):
         return dont_know(facts, topic)
+    if any(a in QUALIFYING and a not in known for a in aspects):
+        return dont_know(facts, topic)  # "how many agreements exactly?": the page does not count them
     asked = list(dict.fromkeys(known[a] for a in aspects if a in known))
     if "overview" in asked:
         asked = ["overview"]
+    for response, said in COVERS.get(topic, {}).items():
+        if response in asked:
+            asked = [a for a in asked if a not in said]
     values = variables(facts)
     return [(f"utter_{topic}_{suffix}", values) for suffix in asked or ["overview"]]
 
@@ -243,6 +261,10 @@ def _with_institutions(facts: Dict[str, Any], topic: str, names: List[str], aspe
     if not about:
         return by_aspect(facts, topic, aspects, details)
     more = [a for a in aspects if a in TOPIC_ASPECTS[topic] and a not in INSTITUTION_SAYS[topic]]
+    responses = {response for response, _ in about}
+    if topic == "euroregional_center" and "utter_institution_unknown" in responses and not responses & set(INSTITUTION_TOPICS):
+        # the page names every founder of the center: one it does not name gets them ("did Warsaw co-found it?")
+        more = ["founding", *more]
     return about + (by_aspect(facts, topic, more, []) if more else [])
 
 
@@ -335,6 +357,7 @@ def _clause_topic(asked: Asked) -> Optional[str]:
 
 def _only_owner(aspects: List[str]) -> Optional[str]:
     """The one topic that has every aspect asked, if only one has."""
+    aspects = [a for a in aspects if a not in SOFT]
     owners = [t for t, known in TOPIC_ASPECTS.items() if aspects and all(a in known for a in aspects)]
     return owners[0] if len(owners) == 1 else None
 
@@ -344,7 +367,8 @@ def _merge(into: Asked, clause: Asked) -> None:
         into.setdefault(entity, []).extend(v for v in values if v not in into.get(entity, []))
 
 
-def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Optional[str] = None) -> List[Tuple[str, Asked]]:
+def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Optional[str] = None,
+             generic: bool = False) -> List[Tuple[str, Asked]]:
     """The message's questions by topic.
 
     `topic` is the one the intent gives, `current` the conversation's. A message about one topic gets
@@ -383,6 +407,10 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
     if named == "partnerships" and current in ("euroregional_center", "visiting_professors") and not everything.get("country"):
         # "partners?" in a conversation about the center means the center's partners
         return [(current, {**everything, "aspect": [*everything.get("aspect", []), "partners"]})]
+    if named in ("euroregional_center", "visiting_professors") and "partnerships" in everything.get("subject", []) \
+            and not everything.get("country"):
+        # "the partners in the euroregional center": the center's partners
+        return [(named, {**everything, "aspect": [*everything.get("aspect", []), "partners"]})]
     if named:
         return [(named, everything)]
     if everything.get("country") and topic != "visiting_professors" and all(
@@ -391,7 +419,9 @@ def by_topic(text: str, entities: List[Dict[str, Any]], topic: str, current: Opt
         # about the visiting professors a region asks where they come from
         return [("partnerships", everything)]
     if topic in TOPIC_ASPECTS and aspects and not any(a in TOPIC_ASPECTS[topic] for a in aspects):
-        if current in TOPIC_ASPECTS and all(a in TOPIC_ASPECTS[current] for a in aspects):
+        if generic and topic == current:
+            pass  # "since when?" about partnerships: asked of them, which do not say
+        elif current in TOPIC_ASPECTS and all(a in TOPIC_ASPECTS[current] for a in aspects):
             topic = current
         else:
             topic = _only_owner(aspects) or topic
@@ -455,10 +485,16 @@ EVENTS_WHEN_WHERE = re.compile(
     re.IGNORECASE)
 
 
+# "When were they?": a plural asks when things happened (events, visits), not when the topic was founded
+WHEN_WERE_THEY = re.compile(r"\bwhen (?:were|are|did|do) (?:they|these|those|the events)(?:\s+(?:happen\w*|held|organi[sz]ed))?"
+                            r"\s*(?=$|[?.!,;])", re.IGNORECASE)
+
+
 def events_when_where(text: str) -> List[Dict[str, Any]]:
     """A `detail` entity where a question asks when or where events were held, or about one edition of
     them ("the first summer school", "pierwsza konferencja"): the page gives neither."""
-    return [{"entity": "detail", "value": "when or where held", "start": m.start()} for m in EVENTS_WHEN_WHERE.finditer(text)] + [
+    when = [*EVENTS_WHEN_WHERE.finditer(text), *WHEN_WERE_THEY.finditer(text)]
+    return [{"entity": "detail", "value": "when or where held", "start": m.start()} for m in when] + [
         {"entity": "detail", "value": "which edition", "start": m.start()} for m in EVENT_EDITION.finditer(text)]
 
 
@@ -542,9 +578,47 @@ def asked_values(entities: List[Dict[str, Any]], entity: str) -> List[str]:
     return [e["value"] for e in asked if e.get("entity") == entity and isinstance(e.get("value"), str)]
 
 
+# Question words alone ("since when?", "how many?", "where?"): they ask of what the conversation is about
+QUESTION_WORDS = re.compile(r"(?:(?:since|until|till|from|to) )?(?:when|where|where from|how many|how much|how long|what|which|ile|kiedy"
+                            r"|od kiedy|do kiedy|gdzie|skąd|skad)", re.IGNORECASE)
+
+
+def question_words_only(text: str, entities: List[Dict[str, Any]]) -> bool:
+    """True when every aspect the message asks is a bare question word ("since when?"), and it asks one."""
+    aspects = [e for e in entities if e.get("entity") == "aspect"]
+    return bool(aspects) and all("end" in e and QUESTION_WORDS.fullmatch(text[e.get("start", 0):e["end"]].strip()) for e in aspects)
+
+
+# "What is it for?", "what does the center do?": its activities (a partnership's are its aim)
+WHAT_FOR = re.compile(r"\bwhat(?:'s|\s+is|\s+are|\s+was|\s+were)\b(?:\s+[^\s?.!;,]+){1,5}?\s+for\b(?=\s*(?:$|[?.!,;]|and\b|exactly\b))"
+                      r"|\bwhat\s+(?:does|do|did)\b(?:\s+[^\s?.!;,]+){1,5}?\s+do\b", re.IGNORECASE)
+
+
+def what_for(text: str) -> List[Dict[str, Any]]:
+    return [{"entity": "aspect", "value": "activities", "start": m.start()} for m in WHAT_FOR.finditer(text)]
+
+
 # "How long has it been running?" asks since when, not how long something lasts (a detail the page lacks).
 SINCE_WHEN = re.compile(r"\bhow (?:long|many years) (?:has|have|had)\b(?:\s+[^\s?.!;,]+){0,4}?\s+"
                         r"(?:been|existed|exist\w*|run\w*|operat\w*|function\w*|work\w*)\b", re.IGNORECASE)
+
+
+# "Who are the lectures for?" asks who may attend; "who are the visiting professors?", "who counts as one?"
+# who they are: the `who` aspect, which only the professors have (a topic without it answers as if not asked)
+WHO_FOR = re.compile(r"\bwho (?:exactly )?(?:is|are|were|was)\b(?:\s+[^\s?.!;,]+){1,5}?\s+(?:for|meant for|intended for|aimed at|open to"
+                     r"|directed to|addressed to)(?=\s*(?:$|[?.!,;]|and\b))", re.IGNORECASE)
+WHO_ARE = re.compile(r"\bwho\s+(?:exactly\s+)?(?:are|were|counts? as|qualif\w+ as|is considered)\b(?!\s+(?:you|u|we)\b)", re.IGNORECASE)
+
+
+def _who(text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    spans = []
+    for m in WHO_FOR.finditer(text):
+        spans.append((m.start(), m.end()))
+        entities = [e for e in entities if not (e.get("entity") == "aspect" and e.get("value") == "description"
+                                                and m.start() <= e.get("start", -1) < m.end())]
+        entities.append({"entity": "aspect", "value": "audience", "start": m.start(), "end": m.end()})
+    return entities + [{"entity": "aspect", "value": "who", "start": m.start(), "end": m.end()} for m in WHO_ARE.finditer(text)
+                       if not any(a <= m.start() < b for a, b in spans)]
 
 
 def _since_when(text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -560,8 +634,10 @@ def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], top
     `current`), and the topic it ends on."""
     result: Answer = []
     entities = _since_when(text, _bare_number_is_the_fax(text, _outermost([e for e in entities if e.get("entity") not in NOT_ASKED])))
-    found = years_named(facts, text) + events_when_where(text) + after_the_page(facts, text)
-    for asked_topic, asked in by_topic(text, entities + found, topic, current):
+    entities = _who(text, entities)
+    generic = question_words_only(text, entities)
+    found = years_named(facts, text) + events_when_where(text) + after_the_page(facts, text) + what_for(text)
+    for asked_topic, asked in by_topic(text, entities + found, topic, current, generic):
         given = ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
         result += given
         topic = _topic_after(given, asked_topic)

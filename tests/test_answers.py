@@ -522,3 +522,62 @@ def test_a_detail_inside_a_longer_aspect_is_part_of_its_name() -> None:
     text = "is Poland's national budget paying?"
     found = [{"entity": "aspect", "value": "funding", "start": 3, "end": 27}, {"entity": "detail", "value": "budget", "start": 21, "end": 27}]
     assert not answers.asks_only_details(text, found)
+
+
+def _spans(text: str, found: List[tuple]) -> List[Dict[str, Any]]:
+    """Entities with start and end, as the NLU gives them: (word, entity, value)."""
+    return [{"entity": entity, "value": value, "start": text.index(word), "end": text.index(word) + len(word)} for word, entity, value in found]
+
+
+def _responses(facts: Facts, text: str, found: List[tuple], topic: str, current: Optional[str] = None) -> List[str]:
+    answer, _ = answers.answer(facts._values, text, _spans(text, found), topic, current)
+    return [name for name, _ in answer]
+
+
+def test_question_words_alone_ask_of_the_conversations_topic(facts: Facts) -> None:
+    # "since when?" after the partnerships: the partnerships do not say, not the center's founding
+    assert answers.question_words_only("since when?", _spans("since when?", [("since when", "aspect", "founding")]))
+    assert _responses(facts, "since when?", [("since when", "aspect", "founding")], "partnerships", "partnerships") == ["utter_dont_know_partnerships"]
+    assert answers.topic_of("partnerships", ["founding"], [], generic=True) == "partnerships"
+    # a word that names what only another topic has still moves there
+    assert not answers.question_words_only("when was it founded?", _spans("when was it founded?", [("when", "aspect", "founding"), ("founded", "aspect", "founding")]))
+    assert answers.topic_of("partnerships", ["founding"], []) == "euroregional_center"
+
+
+def test_a_count_the_topic_does_not_give_is_not_known(facts: Facts) -> None:
+    text = "how many agreements exactly?"
+    assert _responses(facts, text, [("how many", "aspect", "count"), ("agreements", "aspect", "agreements")], "partnerships", "partnerships") == [
+        "utter_dont_know_partnerships"]
+
+
+def test_an_institution_the_page_does_not_name_as_a_founder_gets_the_founders(facts: Facts) -> None:
+    text = "did Warsaw Medical University co-found the center?"
+    found = [("Warsaw Medical University", "institution", "Medical University of Warsaw"), ("center", "subject", "euroregional_center")]
+    assert _responses(facts, text, found, "euroregional_center") == ["utter_institution_unknown", "utter_euroregional_center_founding"]
+    # a founder named: its own answer says who the founders are
+    assert _responses(facts, "did Grodno found the center?", [("Grodno", "institution", "Medical University of Grodno")], "euroregional_center") == [
+        "utter_partnerships_center_partner"]
+
+
+@pytest.mark.parametrize("text, found, topic, expected", [
+    ("what is the euroregional center for and where is it?", [("where", "aspect", "location")], "euroregional_center",
+     ["utter_euroregional_center_activities", "utter_euroregional_center_location"]),
+    ("what does the center do?", [], "euroregional_center", ["utter_euroregional_center_activities"]),
+    ("who are the expert lectures for?", [], "visiting_professors", ["utter_visiting_professors_audience"]),
+    ("who are the visiting professors exactly?", [], "visiting_professors", ["utter_visiting_professors_description"]),
+    # who they are says where they come from: not said twice
+    ("who are they and where do they come from", [("come from", "aspect", "origin")], "visiting_professors",
+     ["utter_visiting_professors_description"]),
+    # "who are" asks nothing of a topic without people to describe
+    ("who are the partners in the center?", [("partners", "subject", "partnerships"), ("center", "subject", "euroregional_center")],
+     "euroregional_center", ["utter_euroregional_center_founding"]),
+    ("when were they?", [("when", "aspect", "founding")], "euroregional_center", ["utter_dont_know_euroregional_center"]),
+])
+def test_what_a_question_asks_by_its_words(facts: Facts, text: str, found: List[tuple], topic: str, expected: List[str]) -> None:
+    assert _responses(facts, text, found, topic, topic) == expected
+
+
+async def test_the_programme_answer_names_the_operational_programme(facts: Facts) -> None:
+    v = facts.visiting_professors
+    texts, _ = await run(actions.ActionAnswerVisitingProfessors(), tracker("ask_visiting_professors", {"aspect": ["programme"]}))
+    assert texts == [f"The visiting professors come within the programme called \"{v.programme}\", financed within the {v.operational_programme}."]
