@@ -319,7 +319,9 @@ class OffTopicGate(GraphComponent):
     known word is known. Not gated: a single unknown word (a typo or a short follow-up), and a
     message that refers back ("it", "they", "there"...), which the dialogue may place. Rasa retrains
     it when the NLU data or config change, not for a new wording in domain.yml alone (`make train`
-    after any change of data picks that up).
+    after any change of data picks that up). When the classifiers are unsure (below `unsure_below`), a
+    message of more unknown content words than known ones, two at least, is out of scope too ("how do I
+    center a div in css": one page word among another domain's).
 
     It also keeps a question from being taken for small talk: a greeting, thanks or "what can you do"
     the classifiers are unsure of (below `small_talk_sure`) that names what a question asks (a name in
@@ -341,7 +343,9 @@ class OffTopicGate(GraphComponent):
                 "small_talk_intents": ["greet", "thank", "goodbye", "bot_challenge", "ask_capabilities"],
                 "small_talk_sure": 0.9,
                 "question_lookups": ["contact_channel", "subject", "institution", "aspect", "detail"],
-                "question_intent": "ask_followup"}
+                "question_intent": "ask_followup",
+                # below this confidence, a message of more unknown content words than known ones is out of scope
+                "unsure_below": 0.0}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  vocabulary: FrozenSet[str], question_names: Optional[List[str]] = None) -> None:
@@ -400,13 +404,19 @@ class OffTopicGate(GraphComponent):
             return True
         return language == POLISH and len(word) >= self.STEM and word[:self.STEM] in self._stems
 
-    def off_topic(self, text: str, language: Optional[str] = None) -> bool:
+    def off_topic(self, text: str, language: Optional[str] = None, confidence: float = 1.0) -> bool:
         """True for a message about another domain (see the class docstring); `language` is the
-        message's, from the LanguageDetector."""
+        message's, from the LanguageDetector. When the classifiers are unsure (`confidence` below
+        `unsure_below`), more unknown content words than known ones, two at least, are enough ("how do I
+        center a div in css": one word of the page's among words of another domain)."""
         if refers_back(text):
             return False
         words = self.content_words(text)
-        return len(words) >= self.MIN_UNKNOWN and not any(self._known(w, language) for w in words)
+        known = sum(self._known(w, language) for w in words)
+        unknown = len(words) - known
+        if unknown >= self.MIN_UNKNOWN and confidence < self.config["unsure_below"] and unknown > known:
+            return True
+        return len(words) >= self.MIN_UNKNOWN and not known
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -438,7 +448,9 @@ class OffTopicGate(GraphComponent):
         for message in messages:
             self._small_talk_asking(message)
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent and intent != oos and self.off_topic(message.get(TEXT) or "", message.get(LANGUAGE)):
+            confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY)
+            confidence = 1.0 if confidence is None else confidence
+            if intent and intent != oos and self.off_topic(message.get(TEXT) or "", message.get(LANGUAGE), confidence):
                 ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != oos]
                 gated = {INTENT_NAME_KEY: oos, PREDICTED_CONFIDENCE_KEY: 1.0}
                 message.set(INTENT, gated, add_to_output=True)

@@ -29,6 +29,14 @@ def test_a_single_word_and_a_message_that_refers_back_are_left_to_the_dialogue()
     assert not g.off_topic("thanks!!")  # no content word at all
 
 
+def test_unsure_classifiers_and_more_unknown_words_than_known_ones_are_off_topic() -> None:
+    g = OffTopicGate({**OffTopicGate.get_default_config(), "unsure_below": 0.7}, None, None, frozenset({"center", "phone"}))
+    assert g.off_topic("how do I center a div in css", confidence=0.58)  # div, css unknown; center known
+    assert not g.off_topic("how do I center a div in css", confidence=0.95)  # the classifiers are sure
+    assert not g.off_topic("phone of the center in css?", confidence=0.5)  # as many known words as unknown
+    assert not g.off_topic("how do I center it in a css div", confidence=0.5)  # refers back
+
+
 def test_the_spelling_corrector_mends_a_typo_of_a_known_word_only() -> None:
     corrector = SpellingCorrector(None, None, {"professors": 5, "address": 3})
     assert corrector.correction("profesors") == "professors"
