@@ -122,7 +122,9 @@ def _near_topic(tracker: Tracker) -> Optional[str]:
     message = tracker.latest_message
     intent = message.get("intent") or {}
     ranking = message.get("intent_ranking") or []
-    if intent.get("name") != "out_of_scope" or len(ranking) < 2 or not _values(tracker, "detail"):
+    if intent.get("name") != "out_of_scope" or len(ranking) < 2:
+        return None
+    if not (_values(tracker, "detail") or answers.events_when_where(message.get("text") or "")):
         return None
     first, second = ranking[0], ranking[1]
     if first.get("name") != "out_of_scope" or second.get("name") not in TOPIC_INTENTS:

@@ -314,13 +314,15 @@ ANSWERABLE = ("aspect", "country")
 
 
 def asks_only_details(text: str, entities: List[Dict[str, Any]]) -> bool:
-    """True when the message asks a detail the page lacks (a `detail` entity: "who heads the office?")
+    """True when the message asks a detail the page lacks (a `detail` entity: "who heads the office?", or
+    when or where events were held, or one edition of them: `events_when_where`)
     and nothing the page answers beside it: no contact detail or institution named, and no aspect or
     place in a clause or alternative of its own ("where is the office, which building?", "only for
     staff or for everyone in the academic community?" also ask what the page gives). An aspect or a
     place in the detail's own clause is what the detail is about ("how much are they paid", "when is
     the next summer university", "how much did the European fund give")."""
     asked = _outermost([e for e in entities if e.get("entity") not in NOT_ASKED and isinstance(e.get("value"), str)])
+    asked += events_when_where(text)
     if not any(e.get("entity") == "detail" for e in asked):
         return False
     if any(e.get("entity") in NAMED_ANSWERABLE for e in asked):
@@ -498,10 +500,11 @@ def events_when_where(text: str) -> List[Dict[str, Any]]:
         {"entity": "detail", "value": "which edition", "start": m.start()} for m in EVENT_EDITION.finditer(text)]
 
 
-# One edition of the events ("the first summer university", "druga konferencja"): an ordinal before an
-# event's name, at most one word between. An ordinal alone asks nothing ("studenci pierwszego roku").
+# One edition of the events ("the first summer university", "the last conference", "druga konferencja"): an
+# ordinal before an event's name, at most one word between. An ordinal alone asks nothing ("studenci pierwszego roku").
 EVENT_EDITION = re.compile(
-    r"\b(?:first|second|third|pierwsz[aeyąi]\w*|drug[aiąe]\w*|trzeci\w*)\s+(?:[^\s?.!;,]+\s+)?"
+    r"\b(?:first|second|third|last|latest|most recent|previous|upcoming|pierwsz[aeyąi]\w*|drug[aiąe]\w*|trzeci\w*|ostatni[aemcy]?\w*"
+    r"|najnowsz\w*|poprzedni\w*)\s+(?:[^\s?.!;,]+\s+)?"
     r"(?:conferences?|summer (?:universit|school)\w*|editions?|konferencj\w*|uniwersytet\w* letni\w*|szko[łl]\w* letni\w*"
     r"|edycj\w*)", re.IGNORECASE)
 

@@ -581,3 +581,18 @@ async def test_the_programme_answer_names_the_operational_programme(facts: Facts
     v = facts.visiting_professors
     texts, _ = await run(actions.ActionAnswerVisitingProfessors(), tracker("ask_visiting_professors", {"aspect": ["programme"]}))
     assert texts == [f"The visiting professors come within the programme called \"{v.programme}\", financed within the {v.operational_programme}."]
+
+
+def test_one_edition_of_the_events_is_a_detail_the_page_lacks(facts: Facts) -> None:
+    text = "what was discussed at the last international conference of the center?"
+    found = [("center", "subject", "euroregional_center")]
+    assert answers.asks_only_details(text, _spans(text, found))  # no `detail` entity: the words say it
+    assert _responses(facts, text, found, "euroregional_center") == ["utter_dont_know_euroregional_center"]
+    assert not answers.asks_only_details("what conferences did the center organise?", [])
+
+
+async def test_a_near_topic_question_about_one_edition_is_answered_as_its_topic(facts: Facts) -> None:
+    text = "the theme of the latest summer university?"
+    t = near_topic("ask_euroregional_center", {"subject": ["euroregional_center"]}, text=text)
+    texts, events = await run(actions.ActionExplainScope(), t)
+    assert texts == [dont_know_center(facts)] and events == [SlotSet("topic", "euroregional_center")]
