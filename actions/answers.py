@@ -487,9 +487,9 @@ EVENTS_WHEN_WHERE = re.compile(
     re.IGNORECASE)
 
 
-# "When were they?": a plural asks when things happened (events, visits), not when the topic was founded
-WHEN_WERE_THEY = re.compile(r"\bwhen (?:were|are|did|do) (?:they|these|those|the events)(?:\s+(?:happen\w*|held|organi[sz]ed))?"
-                            r"\s*(?=$|[?.!,;])", re.IGNORECASE)
+# "When were they?", "kiedy były?": a plural asks when things happened (events, visits), not when the topic was founded
+WHEN_WERE_THEY = re.compile(r"\b(?:when (?:were|are|did|do) (?:they|these|those|the events)(?:\s+(?:happen\w*|held|organi[sz]ed))?"
+                            r"|kiedy (?:one |oni )?(?:były|byly|byli))\s*(?=$|[?.!,;])", re.IGNORECASE)
 
 
 def events_when_where(text: str) -> List[Dict[str, Any]]:

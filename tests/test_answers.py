@@ -572,6 +572,9 @@ def test_an_institution_the_page_does_not_name_as_a_founder_gets_the_founders(fa
     ("who are the partners in the center?", [("partners", "subject", "partnerships"), ("center", "subject", "euroregional_center")],
      "euroregional_center", ["utter_euroregional_center_founding"]),
     ("when were they?", [("when", "aspect", "founding")], "euroregional_center", ["utter_dont_know_euroregional_center"]),
+    ("a kiedy były?", [("kiedy", "aspect", "founding")], "euroregional_center", ["utter_dont_know_euroregional_center"]),
+    ("when were they founded?", [("when", "aspect", "founding"), ("founded", "aspect", "founding")], "euroregional_center",
+     ["utter_euroregional_center_founding"]),
 ])
 def test_what_a_question_asks_by_its_words(facts: Facts, text: str, found: List[tuple], topic: str, expected: List[str]) -> None:
     assert _responses(facts, text, found, topic, topic) == expected
