@@ -342,6 +342,8 @@ LOOSE_SUBJECTS = ("partnerships", "contact", "last_update")
 def _subject(asked: Asked) -> Optional[str]:
     named = asked.get("subject", [])
     specific = [s for s in named if s not in LOOSE_SUBJECTS]
+    if named and not specific and asked.get("contact_channel"):
+        return "contact"  # "who do I contact to propose a partnership?": a contact detail beside a loose name
     return (specific or named or [None])[0]
 
 

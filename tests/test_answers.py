@@ -599,3 +599,13 @@ async def test_a_near_topic_question_about_one_edition_is_answered_as_its_topic(
     t = near_topic("ask_euroregional_center", {"subject": ["euroregional_center"]}, text=text)
     texts, events = await run(actions.ActionExplainScope(), t)
     assert texts == [dont_know_center(facts)] and events == [SlotSet("topic", "euroregional_center")]
+
+
+def test_a_contact_detail_beside_a_loose_name_asks_the_contact(facts: Facts) -> None:
+    text = "who do I contact to propose a partnership?"
+    found = [("who do I contact", "contact_channel", "office"), ("partnership", "subject", "partnerships")]
+    assert _responses(facts, text, found, "partnerships") == ["utter_contact_partnership_requests"]
+    # a topic named beside it is still that topic's question
+    assert answers.by_topic("the center's phone?", [{"entity": "contact_channel", "value": "phone", "start": 13},
+                                                    {"entity": "subject", "value": "euroregional_center", "start": 4}],
+                            "euroregional_center")[0][0] == "euroregional_center"
