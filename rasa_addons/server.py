@@ -440,15 +440,21 @@ def import_skops_first() -> None:
     On import it names the numpy and scipy functions it trusts, finding each one's module by a walk
     over every module loaded (pickle.whichmodule): about 1 s with numpy and scipy alone, 6 s or more
     once Rasa has loaded TensorFlow's thousands, at every start of a server or of an in-process
-    model (staff.conversations, staff.test_bot, the tests). The names it finds are the same."""
+    model (staff.conversations, the tests). The names it finds are the same. Its scan imports
+    numpy.distutils, which turns the root logger into its own print-based logger (a line logged on
+    the root would bypass the handlers, LOG_FORMAT=json's too): the root logger is made Python's again."""
     import skops.io  # noqa: F401
+
+    root = logging.getLogger()
+    if type(root) is not logging.RootLogger:
+        root.__class__ = logging.RootLogger
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    import_skops_first()
     if logs.configure() is None:
         return 2
-    import_skops_first()
     if args[:1] != ["run"]:
         logger.error("Usage: python -m rasa_addons.server run <arguments of `rasa run`>")
         return 2

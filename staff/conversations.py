@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import requests
-import skops.io  # noqa: F401  (before Rasa and TensorFlow: rasa_addons/server.py, import_skops_first, says why)
 from rasa.utils.log_utils import configure_structlog
 from ruamel.yaml import YAML
 
 from actions.facts import FACTS_PATH, parse as parse_facts
+from rasa_addons.server import import_skops_first
 from scripts.assistant import free_port
 from staff import setup_logging
 
@@ -288,6 +288,7 @@ def report(results: Dict[str, List[Result]]) -> Tuple[List[str], bool]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    import_skops_first()
     setup_logging()
     logging.getLogger("rasa").setLevel(logging.WARNING)
     configure_structlog(logging.WARNING)

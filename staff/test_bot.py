@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
-import skops.io  # noqa: F401  (before Rasa and TensorFlow: rasa_addons/server.py, import_skops_first, says why)
 from rasa.core.agent import Agent
 # Rasa's own story evaluation (what `rasa test core` runs); its private helpers give the failed
 # turns themselves, which the public function only writes to a file without the steps.

@@ -113,7 +113,7 @@ def test_action_calls_reuse_one_connection(assistant: Assistant, actions_proxy: 
     before = actions_proxy.accepted
     answers = [assistant.say("keep-alive", q) for q in ("what's your phone number?", "who are the visiting professors?", "and where do they come from?")]
     assert [[answered_by(m["text"]) for m in a] for a in answers] == [
-        ["utter_contact_phone"], ["utter_visiting_professors_overview"], ["utter_visiting_professors_origin"]
+        ["utter_contact_phone"], ["utter_visiting_professors_description"], ["utter_visiting_professors_origin"]
     ]
     assert actions_proxy.accepted - before <= 1
 

@@ -157,7 +157,7 @@ def test_test_bot_report_names_the_failed_question_and_what_was_understood(tmp_p
                        "- intent: goodbye\n  examples: |\n    - bye bye then\n")
     sets = tmp_path / "eval"
     sets.mkdir()
-    (sets / "mini.yml").write_text(
+    (sets / "dev.yml").write_text(  # a set with a floor (FLOORS): the ones test-bot plays
         "conversations:\n- id: m1\n  kind: single\n  turns:\n  - user: what's the fax number?\n    must_contain: ['{contact.fax}']\n"
         "- id: m2\n  kind: followup\n  turns:\n  - user: what's the fax number?\n    must_contain: ['{contact.phone}']\n"
     )
@@ -171,7 +171,7 @@ def test_test_bot_report_names_the_failed_question_and_what_was_understood(tmp_p
     assert '"what\'s your phone number?": should be ask_partnerships, understood as ask_contact' in text
     assert "1 of 2 understood (50.0%; at least 90% needed)" in text
     assert '"fax number please": should be ask_visiting_professors, understood as ask_contact' in text
-    assert "mini: conversations 1/2 (50.0%), turns 1/2 (50.0%)" in text and "  kind followup: 0/1 (0.0%)" in text
+    assert "dev: conversations 1/2 (50.0%), turns 1/2 (50.0%)" in text and "  kind followup: 0/1 (0.0%)" in text
     assert f"    [m2] \"what's the fax number?\" -> missing ['{facts.contact.phone}']" in text
     assert text.rstrip().endswith("Result: FAILED (see above; docs/STAFF.md explains what to do)")
 
