@@ -3,11 +3,19 @@
 Used by `make test-bot` (staff/test_bot.py), the held-out tests (tests/test_nlu_heldout.py) and the
 benchmark (bench/run.py), so that all three count a question as understood in the same way: the
 intent the trained assistant gives it is the one the set labels it with.
+
+Usage: python -m staff.evaluation [--model FILE] [--misses] SET.yml ...  (totals per set; `--misses`
+lists the misunderstood questions too: not for the sets kept blind, tests/nlu/heldout_blind.yml and
+heldout_fresh.yml, docs/EVALUATION.md)
 """
+import argparse
+import asyncio
+import logging
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
@@ -60,3 +68,33 @@ async def score(agent: Any, examples: List[Message]) -> Score:
         if intent["name"] != expected:
             result.misses.append(Miss(example.get("text"), expected, intent["name"], intent["confidence"]))
     return result
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    from rasa_addons.server import import_skops_first
+    from staff import setup_logging
+
+    import_skops_first()
+    setup_logging()
+    logging.getLogger("rasa").setLevel(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", type=Path, nargs="+")
+    parser.add_argument("--model", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "current.tar.gz")
+    parser.add_argument("--misses", action="store_true", help="list the misunderstood questions")
+    args = parser.parse_args(argv)
+    agent = Agent.load(str(args.model))
+    for path in args.sets:
+        result = asyncio.run(score(agent, questions(path)))
+        lines = [f"{path}: {result.right}/{result.total} understood ({result.accuracy:.1%})"]
+        if args.misses:
+            lines += [f"  {m.text!r}: {m.expected}, understood as {m.got} ({m.confidence:.2f})" for m in result.misses]
+        logging.getLogger("staff.evaluation").info("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -75,3 +75,20 @@ async def test_diet_is_asked_only_when_the_logistic_regression_is_unsure(agent, 
     unsure = [t for t in texts if unsure_first[t]]  # the fallback's rule: low confidence, or two intents too close
     assert unsure, f"none of {texts} is unsure now: add a vaguer one"
     assert asked == unsure and "hi" not in asked and "what's your phone number?" not in asked
+
+
+def test_the_evaluation_command_gives_each_sets_totals_and_on_request_its_misses(agent, monkeypatch, capsys, tmp_path) -> None:
+    """`python -m staff.evaluation SET.yml ...` (the figures quoted in docs/EVALUATION.md)."""
+    from rasa.core.agent import Agent
+
+    from staff import evaluation
+
+    mini = tmp_path / "mini.yml"
+    mini.write_text('version: "3.1"\nnlu:\n- intent: ask_contact\n  examples: |\n    - what is your phone number?\n'
+                    "- intent: goodbye\n  examples: |\n    - hello there\n")
+    monkeypatch.setattr(Agent, "load", lambda *args, **kwargs: agent)
+    assert evaluation.main([str(mini)]) == 0
+    out = capsys.readouterr().out
+    assert f"{mini}: 1/2 understood (50.0%)" in out and "hello there" not in out
+    evaluation.main([str(mini), "--misses"])
+    assert "'hello there': goodbye, understood as greet" in capsys.readouterr().out
