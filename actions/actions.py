@@ -141,7 +141,8 @@ class ActionExplainScope(Action):
     (rasa_addons.nlu.NearTopicOutOfScope), is answered as that topic's action answers it: the honest
     "I don't know that about ..." and the `topic` slot, so follow-ups stay on the topic.
     A message the model is unsure of that names a contact detail or an institution is answered
-    about it ("thanks! one more thing, the postcode?"): the name tells the topic. So is one, unsure
+    about it ("thanks! one more thing, the postcode?"): the name tells the topic; so does the name of
+    what only one topic has (answers.NAMING: "summer universities how many": the center's). So is one, unsure
     or out of scope, that names a year of one topic's facts or refers back to the conversation's
     topic with what that topic has (answers.unsure_topic)."""
 
@@ -157,6 +158,8 @@ class ActionExplainScope(Action):
             return []
         fallback = tracker.latest_message.get("intent", {}).get("name") == "nlu_fallback"
         named = "contact" if _values(tracker, "contact_channel") else "partnerships" if _values(tracker, "institution") else None
+        if not named and not _values(tracker, "detail") and answers.NAMING & set(_values(tracker, "aspect")):
+            named = answers.only_owner(_values(tracker, "aspect"))  # "summer universities how many": the center's
         if fallback and named:
             return _answer(dispatcher, tracker, named)
         message = tracker.latest_message

@@ -359,6 +359,16 @@ def _clause_topic(asked: Asked) -> Optional[str]:
     return _only_owner(asked.get("aspect", []))
 
 
+# Aspects that name a thing of a topic (the summer universities, the conferences), not a question word or a
+# verb any other subject may have ("who set up the moon base?")
+NAMING = frozenset({"events"})
+
+
+def only_owner(aspects: List[str]) -> Optional[str]:
+    """The one topic that has every aspect asked, if only one has (None when none is asked)."""
+    return _only_owner(aspects)
+
+
 def _only_owner(aspects: List[str]) -> Optional[str]:
     """The one topic that has every aspect asked, if only one has."""
     aspects = [a for a in aspects if a not in SOFT]
@@ -489,9 +499,10 @@ EVENTS_WHEN_WHERE = re.compile(
     re.IGNORECASE)
 
 
-# "When were they?", "kiedy były?": a plural asks when things happened (events, visits), not when the topic was founded
+# "When were they?", "kiedy były?": a plural asks when things happened (events, visits), not when the topic was
+# founded; so does "kiedy była?" (a conference; the spelling corrector may make "były" of it)
 WHEN_WERE_THEY = re.compile(r"\b(?:when (?:were|are|did|do) (?:they|these|those|the events)(?:\s+(?:happen\w*|held|organi[sz]ed))?"
-                            r"|kiedy (?:one |oni )?(?:były|byly|byli))\s*(?=$|[?.!,;])", re.IGNORECASE)
+                            r"|kiedy (?:one |oni |ona )?(?:były|byly|byli|była|byla))\s*(?=$|[?.!,;])", re.IGNORECASE)
 
 
 def events_when_where(text: str) -> List[Dict[str, Any]]:

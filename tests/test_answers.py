@@ -609,3 +609,18 @@ def test_a_contact_detail_beside_a_loose_name_asks_the_contact(facts: Facts) -> 
     assert answers.by_topic("the center's phone?", [{"entity": "contact_channel", "value": "phone", "start": 13},
                                                     {"entity": "subject", "value": "euroregional_center", "start": 4}],
                             "euroregional_center")[0][0] == "euroregional_center"
+
+
+async def test_not_understood_but_asking_what_only_one_topic_has_is_answered_about_it(facts: Facts) -> None:
+    texts, events = await run(actions.ActionExplainScope(), tracker("nlu_fallback", {"aspect": ["events", "count"]}))
+    assert listing(facts.euroregional_center.events) in texts[0] and events == [SlotSet("topic", "euroregional_center")]
+    # an aspect two topics have tells none; a detail the page lacks is not answered with a topic
+    [text], events = await run(actions.ActionExplainScope(), tracker("nlu_fallback", {"aspect": ["audience"]}))
+    assert text.startswith("Sorry, I didn't understand that") and events == []
+    [text], events = await run(actions.ActionExplainScope(), tracker("nlu_fallback", {"aspect": ["events"], "detail": ["tickets"]}))
+    assert text.startswith("Sorry, I didn't understand that") and events == []
+
+
+@pytest.mark.parametrize("text", ["a kiedy były?", "kiedy była?"])
+def test_polish_when_were_they_is_a_detail(text: str) -> None:
+    assert answers.events_when_where(text)
