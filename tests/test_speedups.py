@@ -1,5 +1,6 @@
 """The speed fixes give exactly Rasa's results: same parses and predictions, same stored rows."""
 import json
+from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -132,6 +133,34 @@ async def test_diet_loads_the_same_weights_without_the_training_step(agent, monk
         assert np.array_equal(a.numpy(), b.numpy()), a.name
     for text in MESSAGES + ["profesors from where", "what do u do"]:
         assert await ours.parse_message(text) == await agent.parse_message(text)
+
+
+def test_the_modules_without_debug_copies_copy_only_for_debug_lines() -> None:
+    """Each `copy.` use in them is a deep copy given to a structlog debug call (a Rasa upgrade that copies
+    for another reason fails here), and with debug logging on, the copy is made."""
+    import ast
+    import importlib.util
+    import logging
+
+    for name in speedups._DEBUG_COPY_MODULES:
+        tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text())
+        debug_args = {id(arg) for call in ast.walk(tree) if isinstance(call, ast.Call)
+                      and isinstance(call.func, ast.Attribute) and call.func.attr == "debug"
+                      for arg in [*call.args, *(k.value for k in call.keywords)]}
+        uses = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "copy"]
+        copies = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and c.func in uses]
+        assert uses and len(copies) == len(uses) and all(u.attr == "deepcopy" for u in uses), name
+        assert all(id(c) in debug_args for c in copies), name
+    events = [{"event": "slot", "value": [1]}]
+    assert speedups._debug_copy(events) is events
+    root = logging.getLogger()
+    level = root.level
+    try:
+        root.setLevel(logging.DEBUG)
+        copied = speedups._debug_copy(events)
+        assert copied == events and copied is not events
+    finally:
+        root.setLevel(level)
 
 
 def test_domain_is_empty_as_rasa_says(agent) -> None:
