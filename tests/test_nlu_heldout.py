@@ -1,8 +1,9 @@
 """Intent accuracy on questions the model never saw.
 
 tests/nlu/heldout.yml has guided additions to the training data (its misses showed what users say
-that the data lacked), so it flatters the model a little; tests/nlu/heldout_fresh.yml was written
-later, blind, and is only measured. Each must stay above its floor; the report has both.
+that the data lacked), so it flatters the model a little; tests/nlu/heldout_fresh.yml and
+heldout_blind.yml were written later, blind, and are only measured; heldout_dev.yml was written
+blind and then tuned on. Each must stay above its floor; the reports have each.
 """
 import re
 from typing import Dict, List
@@ -18,7 +19,9 @@ from staff.evaluation import MIN_ACCURACY, questions, score
 from tests.conftest import ROOT
 
 TRAINING = ROOT / "data" / "nlu"
-SETS = {"heldout": MIN_ACCURACY, "heldout_fresh": 0.80, "heldout_blind": 0.85}  # held-out set -> the lowest accuracy accepted
+# held-out set -> the lowest accuracy accepted, a few points under the figure measured (docs/EVALUATION.md);
+# heldout_dev (written blind 2026-11-27, then read and tuned on) is here for its floor and its overlap check
+SETS = {"heldout": MIN_ACCURACY, "heldout_fresh": 0.77, "heldout_blind": 0.90, "heldout_dev": 0.94}
 REPORTS = ROOT / "reports"
 
 
