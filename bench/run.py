@@ -383,7 +383,9 @@ async def first_reply(url: str, proc: subprocess.Popen) -> str:
 def accuracy(model: Path) -> Dict[str, float]:
     """Intent accuracy on each held-out set, and on both together (staff/evaluation.py)."""
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog(logging.WARNING)  # totals only: no debug line per question (the sets are held out)
     agent = Agent.load(str(model))
     scored = {name: asyncio.run(score(agent, questions(path))) for name, path in (("heldout", HELDOUT), ("fresh", FRESH))}
     right, total = sum(s.right for s in scored.values()), sum(s.total for s in scored.values())
