@@ -16,3 +16,16 @@ def setup_logging() -> None:
     staff.handlers[:] = [handler]
     staff.setLevel(logging.INFO)
     staff.propagate = False
+
+
+def setup_model_tool() -> None:
+    """For the staff tools that load a trained model: skops before Rasa and TensorFlow (a faster load,
+    rasa_addons/server.py says why), plain messages, and none of Rasa's progress lines."""
+    from rasa.utils.log_utils import configure_structlog
+
+    from rasa_addons.server import import_skops_first
+
+    import_skops_first()
+    setup_logging()
+    logging.getLogger("rasa").setLevel(logging.WARNING)
+    configure_structlog(logging.WARNING)

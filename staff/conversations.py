@@ -33,13 +33,11 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import requests
-from rasa.utils.log_utils import configure_structlog
 from ruamel.yaml import YAML
 
 from actions.facts import FACTS_PATH, parse as parse_facts
-from rasa_addons.server import import_skops_first
 from scripts.assistant import free_port
-from staff import setup_logging
+from staff import setup_model_tool
 
 logger = logging.getLogger("staff.conversations")
 
@@ -288,10 +286,7 @@ def report(results: Dict[str, List[Result]]) -> Tuple[List[str], bool]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    import_skops_first()
-    setup_logging()
-    logging.getLogger("rasa").setLevel(logging.WARNING)
-    configure_structlog(logging.WARNING)
+    setup_model_tool()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", type=Path, nargs="+")
     parser.add_argument("--model", type=Path, default=MODEL)

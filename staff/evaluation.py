@@ -72,18 +72,14 @@ async def score(agent: Any, examples: List[Message]) -> Score:
 
 def main(argv: Optional[List[str]] = None) -> int:
     from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
 
-    from rasa_addons.server import import_skops_first
-    from staff import setup_logging
+    from staff import setup_model_tool
+    from staff.conversations import MODEL
 
-    import_skops_first()
-    setup_logging()
-    logging.getLogger("rasa").setLevel(logging.WARNING)
-    configure_structlog(logging.WARNING)
+    setup_model_tool()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", type=Path, nargs="+")
-    parser.add_argument("--model", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "current.tar.gz")
+    parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--misses", action="store_true", help="list the misunderstood questions")
     args = parser.parse_args(argv)
     agent = Agent.load(str(args.model))

@@ -20,9 +20,8 @@ from rasa.core.agent import Agent
 # Rasa's own story evaluation (what `rasa test core` runs); its private helpers give the failed
 # turns themselves, which the public function only writes to a file without the steps.
 from rasa.core.test import WronglyClassifiedUserUtterance, WronglyPredictedAction, _collect_story_predictions, _create_data_generator
-from rasa.utils.log_utils import configure_structlog
 
-from staff import conversations as blind, setup_logging
+from staff import conversations as blind, setup_model_tool
 from staff.evaluation import MIN_ACCURACY, questions, score
 
 logger = logging.getLogger("staff.test_bot")
@@ -123,9 +122,7 @@ async def run(model: Path, report: Path, stories: Path = STORIES, questions: Pat
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    setup_logging()
-    logging.getLogger("rasa").setLevel(logging.WARNING)  # only the report, not Rasa's progress messages
-    configure_structlog(logging.WARNING)
+    setup_model_tool()  # only the report, not Rasa's progress messages
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "current.tar.gz")
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "test-bot.txt")
