@@ -111,10 +111,6 @@ class ActionAnswerFollowup(Action):
         return _answer(dispatcher, tracker, topic)
 
 
-# The topic intents and the topic each one's action answers
-TOPIC_INTENTS = {f"ask_{topic}": topic for topic in ("contact", "partnerships", "euroregional_center", "visiting_professors", "last_update")}
-
-
 def _near_topic(tracker: Tracker) -> Optional[str]:
     """The topic of a topic question that asks a detail the page lacks, which the NLU made out of scope
     (rasa_addons.nlu.NearTopicOutOfScope: `out_of_scope`, the topic's intent next at the same confidence,
@@ -127,11 +123,11 @@ def _near_topic(tracker: Tracker) -> Optional[str]:
     if not (_values(tracker, "detail") or answers.events_when_where(message.get("text") or "")):
         return None
     first, second = ranking[0], ranking[1]
-    if first.get("name") != "out_of_scope" or second.get("name") not in TOPIC_INTENTS:
+    if first.get("name") != "out_of_scope" or second.get("name") not in answers.TOPIC_INTENTS:
         return None
     if second.get("confidence") != first.get("confidence"):
         return None  # out of scope by the classifier or the off-topic gate, not a topic question
-    return TOPIC_INTENTS[second["name"]]
+    return answers.TOPIC_INTENTS[second["name"]]
 
 
 class ActionExplainScope(Action):

@@ -289,6 +289,8 @@ ANSWERS: Dict[str, Callable[[Dict[str, Any], Callable[[str], List[str]]], Answer
     "visiting_professors": lambda f, get: visiting_professors(f, get("institution"), get("aspect"), get("detail")),
     "last_update": lambda f, get: last_update(f, get("detail")),
 }
+# The intent that asks about each topic (rules: ask_<topic> -> action_answer_<topic>)
+TOPIC_INTENTS: Dict[str, str] = {f"ask_{topic}": topic for topic in ANSWERS}
 
 # Entities that say nothing about what is asked.
 NOT_ASKED = ("language",)

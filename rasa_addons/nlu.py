@@ -35,7 +35,7 @@ from rasa_addons.language import ENGLISH, POLISH, LanguageModel
 # the components after it; the entity it adds for the `language` slot has the same name.
 LANGUAGE = "language"
 
-from actions.answers import asks_only_details, refers_back
+from actions.answers import TOPIC_INTENTS, asks_only_details, refers_back
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -477,8 +477,7 @@ class NearTopicOutOfScope(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"out_of_scope_intent": "out_of_scope",
-                "topic_intents": ["ask_contact", "ask_partnerships", "ask_euroregional_center",
-                                  "ask_visiting_professors", "ask_last_update"]}
+                "topic_intents": list(TOPIC_INTENTS)}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self.config = config
