@@ -111,16 +111,17 @@ class ActionAnswerFollowup(Action):
         return _answer(dispatcher, tracker, topic)
 
 
-def _near_topic(tracker: Tracker) -> Optional[str]:
+def _near_topic(tracker: Tracker, facts: Dict[str, Any]) -> Optional[str]:
     """The topic of a topic question that asks a detail the page lacks, which the NLU made out of scope
     (rasa_addons.nlu.NearTopicOutOfScope: `out_of_scope`, the topic's intent next at the same confidence,
-    a `detail` entity): "who heads the office?". None for any other message."""
+    and answers.asks_only_details): "who heads the office?", "does UMB work with Oxford?". None for any
+    other message."""
     message = tracker.latest_message
     intent = message.get("intent") or {}
     ranking = message.get("intent_ranking") or []
     if intent.get("name") != "out_of_scope" or len(ranking) < 2:
         return None
-    if not (_values(tracker, "detail") or answers.events_when_where(message.get("text") or "")):
+    if not answers.asks_only_details(message.get("text") or "", message.get("entities") or [], facts):
         return None
     first, second = ranking[0], ranking[1]
     if first.get("name") != "out_of_scope" or second.get("name") not in answers.TOPIC_INTENTS:
@@ -133,7 +134,7 @@ def _near_topic(tracker: Tracker) -> Optional[str]:
 class ActionExplainScope(Action):
     """Out of scope or not understood: say what I can help with and where to write or call.
 
-    A topic question asking a detail the page lacks ("who heads the office?"), out of scope by the NLU
+    A topic question asking a detail the page lacks ("who heads the office?", "does UMB work with Oxford?"), out of scope by the NLU
     (rasa_addons.nlu.NearTopicOutOfScope), is answered as that topic's action answers it: the honest
     "I don't know that about ..." and the `topic` slot, so follow-ups stay on the topic.
     A message the model is unsure of that names a contact detail or an institution is answered
@@ -146,12 +147,12 @@ class ActionExplainScope(Action):
         return "action_explain_scope"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        near = _near_topic(tracker)
-        if near:
-            return _answer(dispatcher, tracker, near)
         facts = _facts(dispatcher)
         if facts is None:
             return []
+        near = _near_topic(tracker, facts)
+        if near:
+            return _answer(dispatcher, tracker, near)
         fallback = tracker.latest_message.get("intent", {}).get("name") == "nlu_fallback"
         named = "contact" if _values(tracker, "contact_channel") else "partnerships" if _values(tracker, "institution") else None
         if not named and not _values(tracker, "detail") and answers.NAMING & set(_values(tracker, "aspect")):

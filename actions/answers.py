@@ -157,6 +157,12 @@ def _find(name: str, names: Iterable[str]) -> Optional[str]:
     return next((n for n in names if n.lower() == name.lower()), None)
 
 
+def on_the_page(facts: Dict[str, Any], name: str) -> bool:
+    """Whether the facts name this institution: a founder of the center or a home of visiting professors.
+    Read at each call, so a partner added by staff counts at once, without retraining."""
+    return bool(_find(name, facts["euroregional_center"]["founding_partners"] + facts["visiting_professors"]["home_institutions"]))
+
+
 def institutions(facts: Dict[str, Any], names: List[str]) -> Answer:
     """What the page says of each institution named: a founder of the center, or a home of visiting
     professors; of one it does not name ("is Stanford one of them?"), that it does not say."""
@@ -315,16 +321,19 @@ NAMED_ANSWERABLE = ("contact_channel", "institution")
 ANSWERABLE = ("aspect", "country")
 
 
-def asks_only_details(text: str, entities: List[Dict[str, Any]]) -> bool:
+def asks_only_details(text: str, entities: List[Dict[str, Any]], facts: Optional[Dict[str, Any]] = None) -> bool:
     """True when the message asks a detail the page lacks (a `detail` entity: "who heads the office?", or
-    when or where events were held, or one edition of them: `events_when_where`)
-    and nothing the page answers beside it: no contact detail or institution named, and no aspect or
-    place in a clause or alternative of its own ("where is the office, which building?", "only for
-    staff or for everyone in the academic community?" also ask what the page gives). An aspect or a
+    one the words ask: `details_in_words`; with the facts, an institution they do not name: "does UMB work
+    with Oxford?") and nothing the page answers beside it: no contact detail or institution it names, and
+    no aspect or place in a clause or alternative of its own ("where is the office, which building?", "only
+    for staff or for everyone in the academic community?" also ask what the page gives). An aspect or a
     place in the detail's own clause is what the detail is about ("how much are they paid", "when is
-    the next summer university", "how much did the European fund give")."""
+    the next summer university", "how much did the European fund give", "do professors come from Oxford")."""
     asked = _outermost([e for e in entities if e.get("entity") not in NOT_ASKED and isinstance(e.get("value"), str)])
-    asked += events_when_where(text)
+    if facts is not None:
+        asked = [{**e, "entity": "detail"} if e.get("entity") == "institution" and not on_the_page(facts, e["value"]) else e
+                 for e in asked]
+    asked += details_in_words(text)
     if not any(e.get("entity") == "detail" for e in asked):
         return False
     if any(e.get("entity") in NAMED_ANSWERABLE for e in asked):
@@ -484,8 +493,7 @@ def unsure_topic(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]
     if aspects and continues(text) and all(a in TOPIC_ASPECTS[current] for a in aspects):
         return current  # "what did it create?", "and for doctoral students too?"
     names = [e["value"] for e in entities if e.get("entity") == "institution"]
-    known = facts["euroregional_center"]["founding_partners"] + facts["visiting_professors"]["home_institutions"]
-    if names and refers_back(text) and all(_find(n, known) for n in names):
+    if names and refers_back(text) and all(on_the_page(facts, n) for n in names):
         return current  # "do students from Grodno train there too?"
     return None
 
@@ -513,6 +521,26 @@ def events_when_where(text: str) -> List[Dict[str, Any]]:
     when = [*EVENTS_WHEN_WHERE.finditer(text), *WHEN_WERE_THEY.finditer(text)]
     return [{"entity": "detail", "value": "when or where held", "start": m.start()} for m in when] + [
         {"entity": "detail", "value": "which edition", "start": m.start()} for m in EVENT_EDITION.finditer(text)]
+
+
+# The topics of the lectures ("what are the lectures about?", "tematy wykładów"): the page does not give them.
+# (The conferences' topic it gives: "the latest medical science achievements".)
+LECTURE_TOPICS = re.compile(
+    r"\b(?:topics?|subjects?|themes?|tematy|tematów|tematow|tematyk\w*)\b(?:\s+[^\s?.!;,]+){0,4}?\s+(?:lectures?|talks?|wykład\w*|wyklad\w*)\b"
+    r"|\b(?:lectures?|talks?|wykład\w*|wyklad\w*)\b(?:\s+[^\s?.!;,]+){0,3}?\s+(?:about|cover\w*|dotycz\w*|traktuj\w*)(?=\s*(?:$|[?.!,;]))"
+    r"|\b(?:o czym|czego dotycz\w*)\b(?:\s+[^\s?.!;,]+){0,3}?\s+(?:wykład\w*|wyklad\w*)\b", re.IGNORECASE)
+# Who signed for one of the parties ("who signed it on behalf of Grodno?", "kto podpisał w imieniu..."): a person,
+# whom the page does not name (it names the universities).
+SIGNED_FOR = re.compile(r"\b(?:sign\w*|podpis\w*)\b(?:\s+[^\s?.!;,]+){0,6}?\s+(?:on behalf of|in the name of|w imieniu)\b"
+                        r"|\b(?:on behalf of|in the name of|w imieniu)\b(?:\s+[^\s?.!;,]+){0,4}?\s+(?:sign\w*|podpis\w*)\b", re.IGNORECASE)
+
+
+def details_in_words(text: str) -> List[Dict[str, Any]]:
+    """`detail` entities for what the words ask that no single name says: when or where events were held or
+    one edition of them (`events_when_where`), the lectures' topics, who signed for a party."""
+    return events_when_where(text) + [{"entity": "detail", "value": value, "start": m.start()}
+                                      for value, pattern in (("lecture topics", LECTURE_TOPICS), ("signatory", SIGNED_FOR))
+                                      for m in pattern.finditer(text)]
 
 
 # One edition of the events ("the first summer university", "the last conference", "druga konferencja"): an
@@ -654,7 +682,7 @@ def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], top
     entities = _since_when(text, _bare_number_is_the_fax(text, _outermost([e for e in entities if e.get("entity") not in NOT_ASKED])))
     entities = _who(text, entities)
     generic = question_words_only(text, entities)
-    found = years_named(facts, text) + events_when_where(text) + after_the_page(facts, text) + what_for(text)
+    found = years_named(facts, text) + details_in_words(text) + after_the_page(facts, text) + what_for(text)
     for asked_topic, asked in by_topic(text, entities + found, topic, current, generic):
         given = ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
         result += given

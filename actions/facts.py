@@ -303,3 +303,6 @@ class FactsStore:
 
 
 store = FactsStore()
+# The Rasa server's reading of the same file (rasa_addons: the response generator's contact details, the
+# NLU's institutions on the page), with its own last-good copy, so the two servers never write the same file.
+RASA_LAST_GOOD = Path("build") / f"{FACTS_PATH.stem}.last-good.rasa.yml"

@@ -9,7 +9,6 @@ for a Polish conversation, whose responses are the variations conditioned on `la
 Values passed by a custom action take precedence.
 """
 import logging
-from pathlib import Path
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
@@ -18,7 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from actions.answers import variables
-from actions.facts import FACTS_PATH, FactsError, FactsStore
+from actions.facts import FACTS_PATH, RASA_LAST_GOOD, FactsError, FactsStore
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +27,7 @@ class OfficeNLG(TemplatedNaturalLanguageGenerator):
 
     def __init__(self, endpoint_config: Optional[EndpointConfig] = None, domain: Optional[Domain] = None) -> None:
         super().__init__((domain or Domain.empty()).responses)
-        # its own last-good copy, so the two servers never write the same file
-        self.facts = FactsStore(FACTS_PATH, last_good=Path("build") / f"{FACTS_PATH.stem}.last-good.rasa.yml")
+        self.facts = FactsStore(FACTS_PATH, last_good=RASA_LAST_GOOD)
 
     def contact(self, language: str = "en") -> Dict[str, str]:
         try:

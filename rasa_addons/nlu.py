@@ -8,6 +8,7 @@ fresh ones (bench/pipelines.py, README "NLU pipeline"); training stays fast.
 import functools
 import gzip
 import json
+import logging
 import re
 from collections import Counter
 from pathlib import Path
@@ -36,6 +37,9 @@ from rasa_addons.language import ENGLISH, POLISH, LanguageModel
 LANGUAGE = "language"
 
 from actions.answers import TOPIC_INTENTS, asks_only_details, refers_back
+from actions.facts import FACTS_PATH, RASA_LAST_GOOD, FactsError, FactsStore
+
+logger = logging.getLogger(__name__)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -472,6 +476,11 @@ class NearTopicOutOfScope(GraphComponent):
     confidence, the topic next in the ranking at the same confidence. The reply does not change: action_explain_scope answers such a message as the
     topic's action does (the honest "I don't know that about ..." and the `topic` slot, for follow-ups).
     A follow-up (`ask_followup`) and a message the FallbackClassifier gave up on are left alone.
+
+    So is one that names an institution the page does not name ("does UMB have a partnership with
+    Oxford?", "do visiting professors come from Stanford?"): which ones it names is read from the facts
+    file at each such message (actions.answers.on_the_page), so a partner added by staff counts without
+    retraining. If the facts cannot be read, the error is logged and the message keeps its topic intent.
     """
 
     @staticmethod
@@ -479,8 +488,19 @@ class NearTopicOutOfScope(GraphComponent):
         return {"out_of_scope_intent": "out_of_scope",
                 "topic_intents": list(TOPIC_INTENTS)}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[Text, Any], facts: Optional[FactsStore] = None) -> None:
         self.config = config
+        self.facts = facts or FactsStore(FACTS_PATH, last_good=RASA_LAST_GOOD)
+
+    def _facts(self, entities: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+        """The facts when the message names an institution (None when it names none, or they cannot be read)."""
+        if not any(e.get(ENTITY_ATTRIBUTE_TYPE) == "institution" for e in entities):
+            return None
+        try:
+            return self.facts.get()
+        except FactsError as e:
+            logger.error("Cannot tell the institutions on the page, the topic intent is kept: %s", e)
+            return None
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -496,7 +516,8 @@ class NearTopicOutOfScope(GraphComponent):
             intent = message.get(INTENT) or {}
             if intent.get(INTENT_NAME_KEY) not in self.config["topic_intents"]:
                 continue
-            if not asks_only_details(message.get(TEXT) or "", message.get(ENTITIES) or []):
+            entities = message.get(ENTITIES) or []
+            if not asks_only_details(message.get(TEXT) or "", entities, self._facts(entities)):
                 continue
             confidence = intent.get(PREDICTED_CONFIDENCE_KEY)
             ranking = [r for r in message.get(INTENT_RANKING_KEY) or []

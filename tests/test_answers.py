@@ -486,6 +486,25 @@ async def test_a_near_topic_question_out_of_scope_is_answered_as_its_topic(facts
     assert events == [SlotSet("topic", intent[len("ask_"):])]
 
 
+@pytest.mark.parametrize("intent, action, entities", [
+    ("ask_partnerships", actions.ActionAnswerPartnerships(), {"subject": ["partnerships"]}),
+    ("ask_visiting_professors", actions.ActionAnswerVisitingProfessors(), {"aspect": ["origin"]}),
+    ("ask_euroregional_center", actions.ActionAnswerEuroregionalCenter(), {"aspect": ["founding"]}),
+])
+async def test_an_institution_off_the_page_out_of_scope_is_answered_as_its_topic(facts: Facts, intent: str, action: Any, entities) -> None:
+    """Out of scope by the NLU (an institution the facts do not name), the topic next: the same reply and `topic` slot."""
+    name = "Atlantis Institute of Medicine"
+    assert not answers.on_the_page(facts._values, name)
+    entities = {**entities, "institution": [name]}
+    expected = await run(action, tracker(intent, entities))
+    assert await run(actions.ActionExplainScope(), near_topic(intent, entities)) == expected
+    assert name in expected[0][0] and expected[1] == [SlotSet("topic", intent[len("ask_"):])]
+    # one the facts name is not a near-topic question: the classifier's own out of scope stays one
+    known = {**entities, "institution": [facts.visiting_professors.home_institutions[0]]}
+    [text], events = await run(actions.ActionExplainScope(), near_topic(intent, known))
+    assert text.startswith("Sorry, I don't know that") and events == []
+
+
 async def test_out_of_scope_of_the_classifier_or_the_gate_is_not_a_near_topic_question(facts: Facts) -> None:
     scope = "Sorry, I don't know that: I answer only from the university's International Cooperation page"
     # the classifier's own out_of_scope: the topic next, but less sure
@@ -624,3 +643,19 @@ async def test_not_understood_but_asking_what_only_one_topic_has_is_answered_abo
 @pytest.mark.parametrize("text", ["a kiedy były?", "kiedy była?"])
 def test_polish_when_were_they_is_a_detail(text: str) -> None:
     assert answers.events_when_where(text)
+
+
+@pytest.mark.parametrize("text, lacking", [
+    ("and what are the lectures about?", True),
+    ("na jakie tematy są wykłady?", True),
+    ("who signed it on behalf of the university?", True),
+    ("kto w imieniu uczelni podpisał porozumienie?", True),
+    # the conferences' topic the page gives; a topic changed is no question; a letter written on behalf of someone
+    ("what topics were the conferences on?", False),
+    ("zmieniając temat: gdzie jest biuro?", False),
+    ("I write on behalf of our dean: your postal address?", False),
+])
+def test_the_words_ask_the_lectures_topics_or_who_signed_for_a_party(facts: Facts, text: str, lacking: bool) -> None:
+    assert bool(answers.details_in_words(text)) is lacking
+    if lacking:  # the topic's honest reply
+        assert _responses(facts, text, [], "visiting_professors")[0] == "utter_dont_know_visiting_professors"

@@ -1,13 +1,15 @@
 """The project's own NLU components (rasa_addons/nlu.py), alone and in the trained model."""
-from typing import Any, Dict, List
+from pathlib import Path
+from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
+from actions.facts import FactsStore, parse
 from rasa_addons.language import LanguageModel, evaluate, in_context
 from rasa_addons.nlu import NearTopicOutOfScope, OffTopicGate, SpellingCorrector
-from tests.conftest import ROOT
+from tests.conftest import FACTS_FILE, ROOT
 
 
 def gate(*words: str) -> OffTopicGate:
@@ -188,9 +190,56 @@ def parsed(text: str, intent: str, entities: List[tuple]) -> Any:
     return Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": found})
 
 
-def near_topic(message: Any) -> Any:
-    [message] = NearTopicOutOfScope(NearTopicOutOfScope.get_default_config()).process([message])
+def near_topic(message: Any, facts: Optional[FactsStore] = None) -> Any:
+    [message] = NearTopicOutOfScope(NearTopicOutOfScope.get_default_config(), facts).process([message])
     return message
+
+
+def on_the_page() -> List[str]:
+    """The institutions the facts file names: the center's founders and the professors' homes."""
+    facts = parse(FACTS_FILE)
+    return facts["euroregional_center"]["founding_partners"] + facts["visiting_professors"]["home_institutions"]
+
+
+# A name no facts file of this assistant holds (checked against the file in each test)
+ELSEWHERE = "Atlantis Institute of Medicine"
+
+
+@pytest.mark.parametrize("intent", ["ask_partnerships", "ask_visiting_professors", "ask_euroregional_center"])
+def test_a_topic_question_about_an_institution_the_facts_do_not_name_is_out_of_scope_the_topic_next(intent: str) -> None:
+    assert ELSEWHERE not in on_the_page()
+    text = f"does UMB have a partnership with {ELSEWHERE.lower()}?"
+    m = near_topic(parsed(text, intent, [("institution", ELSEWHERE, ELSEWHERE.lower())]))
+    assert m.get("intent_ranking")[:2] == [{"name": "out_of_scope", "confidence": 0.9}, {"name": intent, "confidence": 0.9}]
+
+
+@pytest.mark.parametrize("name", on_the_page())
+def test_a_question_about_an_institution_the_facts_name_keeps_its_topic_intent(name: str) -> None:
+    text = f"do visiting professors come from {name.lower()}?"
+    m = near_topic(parsed(text, "ask_visiting_professors", [("institution", name, name.lower()), ("aspect", "origin", "come from")]))
+    assert m.get("intent")["name"] == "ask_visiting_professors"
+    # beside one the page does not name, the page still answers about it
+    both = f"{text[:-1]} or {ELSEWHERE.lower()}?"
+    m = near_topic(parsed(both, "ask_visiting_professors", [("institution", name, name.lower()), ("institution", ELSEWHERE, ELSEWHERE.lower())]))
+    assert m.get("intent")["name"] == "ask_visiting_professors"
+
+
+def test_an_institution_added_to_the_facts_by_staff_keeps_its_topic_intent_without_retraining(tmp_path: Path) -> None:
+    changed = parse(FACTS_FILE)
+    changed["visiting_professors"]["home_institutions"].append(ELSEWHERE)
+    (tmp_path / "facts.yml").write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
+    store = FactsStore(tmp_path / "facts.yml", last_good=tmp_path / "last-good.yml")
+    text = f"do professors from {ELSEWHERE.lower()} visit?"
+    m = near_topic(parsed(text, "ask_visiting_professors", [("institution", ELSEWHERE, ELSEWHERE.lower())]), store)
+    assert m.get("intent")["name"] == "ask_visiting_professors"
+
+
+def test_without_readable_facts_an_institution_keeps_its_topic_intent_and_the_error_is_logged(tmp_path: Path, caplog) -> None:
+    store = FactsStore(tmp_path / "missing.yml", last_good=tmp_path / "none.yml")
+    text = f"is {ELSEWHERE.lower()} a partner?"
+    m = near_topic(parsed(text, "ask_partnerships", [("institution", ELSEWHERE, ELSEWHERE.lower())]), store)
+    assert m.get("intent")["name"] == "ask_partnerships"
+    assert "Cannot tell the institutions on the page" in caplog.text
 
 
 def test_a_topic_question_asking_only_a_detail_the_page_lacks_is_out_of_scope_the_topic_next() -> None:
@@ -218,3 +267,13 @@ async def test_the_trained_model_takes_a_near_topic_question_for_out_of_scope_it
     result = await agent.parse_message("who is the director of the euroregional center?")
     assert [r["name"] for r in result["intent_ranking"][:2]] == ["out_of_scope", "ask_euroregional_center"]
     assert result["intent_ranking"][0]["confidence"] == result["intent_ranking"][1]["confidence"]
+
+
+async def test_the_trained_model_takes_a_partnership_with_an_institution_off_the_page_for_out_of_scope(agent) -> None:
+    for name in ("Stanford University", "Karolinska Institutet"):  # in the lookups (entities.yml), not on the page
+        assert name not in on_the_page()
+        result = await agent.parse_message(f"does UMB have an exchange agreement with {name}?")
+        assert [r["name"] for r in result["intent_ranking"][:2]] == ["out_of_scope", "ask_partnerships"], result["intent_ranking"]
+    for name in on_the_page()[1:]:  # the first founder is UMB itself
+        result = await agent.parse_message(f"does UMB have an exchange agreement with {name}?")
+        assert result["intent"]["name"] != "out_of_scope", (name, result["intent_ranking"])
