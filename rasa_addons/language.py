@@ -22,13 +22,19 @@ WORD = re.compile(r"[^\W\d_]+")
 # Words both languages use, which say nothing about the language: greetings and acknowledgements
 # borrowed across, the names of the page, contact words written the same way.
 NEUTRAL = frozenset("""
-ok okay oki okey k kk hi hey yo hmm hm lol xd umb emc nih hms upenn penn mayo harvard grodno vilnius
+ok okay oki okey k kk hi hey yo hmm hm lol xd thx tnx thnx thanx umb emc nih hms upenn penn mayo harvard grodno vilnius
 bialystok białystok usa eu uk email mail e mail www http https com pl edu tel nr super
 """.split())
+# A name of two or more capitalised words ("International Cooperation Office", "Mayo Clinic"), with "of",
+# "for", "and", "in" between them: a Polish message may name the page's English names as they are, so
+# their words say nothing about the message's language, unless the message is nothing but names
+# ("Euroregionalne Centrum Medyczne").
+NAME = re.compile(r"\b[A-ZĄĆĘŁŃÓŚŹŻ][a-ząćęłńóśźż]+(?:\s+(?:(?:of|for|and|in)\s+)?[A-ZĄĆĘŁŃÓŚŹŻ][a-ząćęłńóśźż]+)+\b")
 
 
 def _words(text: str) -> List[str]:
-    return WORD.findall(text.lower())
+    words = WORD.findall(NAME.sub(" ", text).lower())
+    return words if any(w not in NEUTRAL for w in words) else WORD.findall(text.lower())
 
 
 def word_features(text: str) -> List[List[str]]:

@@ -193,8 +193,9 @@ class SpellingCorrector(GraphComponent):
 
     A word that is neither in the training data nor an English word becomes the training data's word
     nearest to it: one edit away for words of up to seven letters, two for longer ones, the more
-    frequent one on a tie. Without it a typo in the one word that tells the topic ("e-mail" vs
-    "address") sends the question to the wrong answer. Training examples are not changed.
+    frequent one on a tie; failing that, the word with each run of one letter made a single letter (a key
+    held down: "faksuu" is "faksu" one swap away). Without it a typo in the one word that tells the topic
+    ("e-mail" vs "address") sends the question to the wrong answer. Training examples are not changed.
 
     In a Polish message (the `language` the LanguageDetector before it found) a word is mended only
     towards the Polish examples' words and the names (lookups, synonyms), in an English one towards
@@ -205,6 +206,7 @@ class SpellingCorrector(GraphComponent):
     TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
     WORD = re.compile(r"[^\W\d_]+")
     MIN_LENGTH = 4
+    REPEATED = re.compile(r"(.)\1+")
     # Chat spellings of English question words, too short for the edits above ("wat is the fax"); not in
     # a Polish message ("wat" is a Polish word) nor in the training examples.
     SHORTHAND = {"wat": "what", "wut": "what", "wot": "what", "wht": "what", "whr": "where", "wen": "when"}
@@ -268,6 +270,12 @@ class SpellingCorrector(GraphComponent):
         if len(low) < self.MIN_LENGTH or low in self.vocabulary or low in english_words():
             return None
         candidates = self._by_length.get(language, self._by_length[None])
+        # a key held down ("faksuu", "emaill"): the word with each run of a letter made one may be nearer
+        squeezed = self.REPEATED.sub(r"\1", low)
+        return self._nearest(low, candidates) or (self._nearest(squeezed, candidates) if squeezed != low else None)
+
+    @staticmethod
+    def _nearest(low: str, candidates: Dict[int, List[str]]) -> Optional[str]:
         limit = 1 if len(low) < 8 else 2
         best, best_distance = None, limit + 1
         for length in range(len(low) - limit, len(low) + limit + 1):

@@ -45,6 +45,9 @@ def test_the_spelling_corrector_mends_a_typo_of_a_known_word_only() -> None:
     assert corrector.correction("adress") == "address"
     assert corrector.correction("bicycle") is None  # an English word
     assert corrector.correction("zzqxv") is None  # nothing near it
+    # a key held down beside another typo: one edit away once each run of a letter is one letter
+    assert corrector.correction("proffesorss") == "professors" and corrector.correction("addresss") == "address"
+    assert SpellingCorrector(None, None, {"faksu": 2}).correction("faskuu", "pl") == "faksu"
 
 
 def test_markup_tags_are_no_words_but_comparisons_stay() -> None:
@@ -86,7 +89,10 @@ def detector() -> LanguageModel:
     ("faks?", "pl"), ("dzięki", "pl"), ("dzieki", "pl"), ("telefon?", "pl"), ("a faks?", "pl"), ("cześć", "pl"),
     ("kiedy powstalo centrum euroregionalne", "pl"), ("Łódź", "pl"),  # a Polish letter settles it
     ("fax?", "en"), ("thanks", "en"), ("bye", "en"), ("what is the phone number", "en"),
-    ("ok", None), ("hi", None), ("?", None), ("", None), ("UMB", None), ("email?", None),
+    ("ok", None), ("hi", None), ("?", None), ("", None), ("UMB", None), ("email?", None), ("ok thx", None),
+    # the page's English names inside a Polish message are names, not English; a message of names alone is told by them
+    ("jaki numer ma Office for Science and International Cooperation?", "pl"), ("Euroregionalne Centrum Medyczne", "pl"),
+    ("Where is the Euroregional Medical Center?", "en"),
 ])
 def test_the_detector_tells_short_messages_and_says_nothing_when_they_do_not_tell(detector, text: str, language) -> None:
     assert detector.detect(text) == language
