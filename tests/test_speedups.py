@@ -1,5 +1,6 @@
 """The speed fixes give exactly Rasa's results: same parses and predictions, same stored rows."""
 import json
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -12,7 +13,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from rasa_addons import speedups
+from rasa_addons import lookups, speedups
 from rasa_addons.stores import CheckedSQLTrackerStore
 from tests.conftest import ROOT
 
@@ -221,3 +222,73 @@ async def test_tracker_store_writes_and_reads_what_rasas_does(dialect: str, tmp_
     assert rasa_lengths == our_lengths == [12, 26]  # the latest session of "a", and all of it
     assert len(rasa_rows) == 34
     assert our_rows == rasa_rows
+
+
+def _lookup_patterns() -> List[str]:
+    from rasa.nlu.utils.pattern_utils import extract_patterns
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(ROOT / "data" / "nlu"))
+    return [p["pattern"] for p in extract_patterns(data, use_lookup_tables=True, use_regexes=False, use_word_boundaries=True)]
+
+
+def _texts() -> List[str]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    texts = [m.get("text") for m in load_data(str(ROOT / "data" / "nlu")).training_examples]
+    for path in sorted((ROOT / "tests" / "eval").glob("dev*.yml")):
+        texts += [turn["user"] for c in yaml_load(path)["conversations"] for turn in c["turns"]]
+    return texts + ["", " ", "E-MAIL, e-mail; EMAIL!", "ſtreet STRASSE straße İstanbul KELVIN", "x" * 500, "a_b 3rd-floor"]
+
+
+def yaml_load(path: Path) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(path)
+
+
+@pytest.mark.parametrize("flags", [0, re.IGNORECASE])
+def test_lookup_tables_match_as_rasas_regexes(flags: int) -> None:
+    """Same matches, in the same order, for every lookup table of the data and every training and dev text."""
+    patterns, texts = _lookup_patterns(), _texts()
+    assert len(patterns) >= 5 and all(lookups.lookup_pattern(p, flags) for p in patterns)
+    found = 0
+    for pattern in patterns:
+        for text in texts:
+            expected = [(m.start(), m.end()) for m in re.finditer(pattern, text, flags)]
+            assert [(m.start(), m.end()) for m in lookups.finditer(pattern, text, flags)] == expected, (pattern[:40], text)
+            found += len(expected)
+    assert found > 1000
+
+
+@pytest.mark.parametrize("text", ["New York City, new york and YORK", "the ſtate of K-pop", "Łódź, łódź i LODZ", "i.e. e.g."])
+def test_first_listed_name_wins_as_in_rasas_regex(text: str) -> None:
+    """At one position the regex takes the first name listed that matches there, not the longest."""
+    from rasa.nlu.utils.pattern_utils import _generate_lookup_regex
+
+    for names in (["new york", "new york city", "york", "state", "k", "pop", "łódź", "e.g", "i.e."],
+                  ["new york city", "new york", "York", "STATE", "K-pop", "LODZ", "ŁÓDŹ", "e.g.", "i.e"]):
+        pattern = _generate_lookup_regex({"name": "t", "elements": names}, use_word_boundaries=True)
+        for flags in (0, re.IGNORECASE):
+            expected = [(m.start(), m.end()) for m in re.finditer(pattern, text, flags)]
+            assert [(m.start(), m.end()) for m in lookups.finditer(pattern, text, flags)] == expected
+
+
+def test_other_patterns_are_left_to_re() -> None:
+    assert lookups.lookup_pattern(r"\d{2}-\d{3}", 0) is None
+    assert lookups.lookup_pattern(r"(\bab\b|\b\b)", 0) is None  # an empty name
+    assert [m.group() for m in lookups.finditer(r"\d{2}-\d{3}", "15-089 and 12-345")] == ["15-089", "12-345"]
+
+
+async def test_parses_are_rasas_with_lookups_by_dictionary(agent, monkeypatch) -> None:
+    import importlib
+
+    modules = [importlib.import_module(name) for name in speedups._LOOKUP_RE_MODULES]
+    for module in modules:
+        monkeypatch.setattr(module, "re", re)
+    rasas = await _parses_and_predictions(agent)
+    for module in modules:
+        monkeypatch.setattr(module, "re", speedups._LOOKUP_RE)
+    ours = await _parses_and_predictions(agent)
+    assert any(e["extractor"] == "RegexEntityExtractor" for parsed, _ in rasas for e in parsed["entities"])
+    assert json.dumps(ours, sort_keys=True) == json.dumps(rasas, sort_keys=True)
