@@ -17,6 +17,11 @@ Each replaces a piece of Rasa's per-message overhead with code that gives the sa
   too, deep-copying them, then keeps only the sentence ones (a third of the classifier's time, ~4 %
   of the server's CPU). The sentence features alone, side by side in the same order, written
   straight as one sparse matrix, are the same matrix; with dense features, Rasa's own code runs.
+- Count vectors: each CountVectorsFeaturizer runs sklearn's `transform` twice a message (one row
+  per token, then the whole text), each building a CSR matrix with its checks, sorting it and
+  turning it into COO (about 0.7 ms a featurizer, a fifth of the NLU). The same counts, from the
+  same analyzer and vocabulary, sorted by column, are written straight into the same COO arrays; a
+  token's row is remembered, as tokens come back in every message.
 - Domain.is_empty: asked at every parse, Rasa builds an empty domain and compares both domains as
   dicts (~0.25 ms). A domain with responses or custom actions is not empty, whatever else it has.
 - Loading DIET (the backup classifier): Rasa trains the empty model on one example to create its
@@ -53,9 +58,11 @@ from rasa.core.actions.action import RemoteAction
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 from rasa.utils.tensorflow.model_data import RasaModelData
@@ -69,6 +76,7 @@ logger = logging.getLogger(__name__)
 _rasa_validate = RemoteAction._validate_action_result
 _rasa_run_graph = DaskGraphRunner.run
 _rasa_create_X = LogisticRegressionClassifier._create_X
+_rasa_create_features = CountVectorsFeaturizer._create_features
 _rasa_domain_is_empty = Domain.is_empty
 _rasa_resolve_by_type = Event.resolve_by_type
 _rasa_load_model = RasaModel.load.__func__
@@ -144,6 +152,50 @@ def _create_X(self: LogisticRegressionClassifier, messages: List[Message]) -> cs
             offset += block.shape[1]
         width = max(width, offset)
     return coo_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(len(messages), width)).tocsr()
+
+
+class _Counts:
+    """A fitted CountVectorizer's transform, written straight as the COO matrix Rasa makes of it."""
+
+    def __init__(self, vectorizer: Any) -> None:
+        self.analyze = vectorizer.build_analyzer()
+        self.vocabulary = vectorizer.vocabulary_
+        self.binary, self.dtype, self.width = vectorizer.binary, vectorizer.dtype, len(vectorizer.vocabulary_)
+
+    @functools.lru_cache(maxsize=20000)
+    def row(self, document: Text) -> Tuple[np.ndarray, np.ndarray]:
+        """Columns (sorted) and counts of one document, as sklearn's _count_vocab counts them."""
+        counts: Dict[int, int] = {}
+        for feature in self.analyze(document):
+            column = self.vocabulary.get(feature)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        columns = sorted(counts)
+        values = [1] * len(columns) if self.binary else [counts[c] for c in columns]
+        return np.array(columns, dtype=np.int32), np.array(values, dtype=self.dtype)
+
+    def matrix(self, documents: List[Text]) -> coo_matrix:
+        rows = [self.row(document) for document in documents]
+        row = np.repeat(np.arange(len(rows), dtype=np.int32), [len(columns) for columns, _ in rows])
+        column = np.concatenate([columns for columns, _ in rows])
+        data = np.concatenate([values for _, values in rows])
+        return coo_matrix((data, (row, column)), shape=(len(rows), self.width), dtype=self.dtype)
+
+
+def _create_count_features(self: CountVectorsFeaturizer, attribute: Text, all_tokens: List[List[Text]]) -> Tuple[List[Any], List[Any]]:
+    """Rasa's _create_features (sequence: one row per token; sentence: the tokens joined), by _Counts."""
+    vectorizer = self.vectorizers.get(attribute) if self.vectorizers else None
+    if not vectorizer or not hasattr(vectorizer, "vocabulary_") or not all(isinstance(t, str) for tokens in all_tokens for t in tokens):
+        return _rasa_create_features(self, attribute, all_tokens)
+    counts = self.__dict__.setdefault("_counts", {})
+    if counts.get(attribute, (None,))[0] is not vectorizer:
+        counts[attribute] = (vectorizer, _Counts(vectorizer))
+    count = counts[attribute][1]
+    sequence, sentence = [], []
+    for tokens in all_tokens:
+        sequence.append(count.matrix(tokens) if tokens else None)
+        sentence.append(count.matrix([" ".join(tokens)]) if tokens and attribute in DENSE_FEATURIZABLE_ATTRIBUTES else None)
+    return sequence, sentence
 
 
 def _domain_is_empty(self: Domain) -> bool:
@@ -224,6 +276,7 @@ def apply() -> None:
     DaskGraphRunner.run = _run_graph
     EndpointConfig.session = _kept_session
     LogisticRegressionClassifier._create_X = _create_X
+    CountVectorsFeaturizer._create_features = _create_count_features
     Domain.is_empty = _domain_is_empty
     Event.resolve_by_type = staticmethod(_resolve_by_type)
     RasaModel.load = classmethod(_load_model)

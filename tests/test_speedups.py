@@ -292,3 +292,41 @@ async def test_parses_are_rasas_with_lookups_by_dictionary(agent, monkeypatch) -
     ours = await _parses_and_predictions(agent)
     assert any(e["extractor"] == "RegexEntityExtractor" for parsed, _ in rasas for e in parsed["entities"])
     assert json.dumps(ours, sort_keys=True) == json.dumps(rasas, sort_keys=True)
+
+
+def _count_vectorizers(agent) -> List[Any]:
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    return [node._component for node in nodes if isinstance(node._component, CountVectorsFeaturizer)]
+
+
+def _same_coo(ours: Any, rasas: Any) -> bool:
+    if ours is None or rasas is None:
+        return ours is rasas
+    return (ours.shape == rasas.shape and ours.dtype == rasas.dtype and ours.row.dtype == rasas.row.dtype
+            and ours.col.dtype == rasas.col.dtype and (ours.row == rasas.row).all() and (ours.col == rasas.col).all()
+            and (ours.data == rasas.data).all())
+
+
+def test_count_vectors_are_rasas(agent) -> None:
+    """Same sequence and sentence matrices (values, order, types) for every training and dev text."""
+    from rasa.shared.nlu.constants import TEXT
+
+    featurizers = _count_vectorizers(agent)
+    assert sorted(f.analyzer for f in featurizers) == ["char_wb", "word"]
+    token_lists = [text.lower().split() for text in _texts()] + [text.split() for text in _texts()[:300]] + [[], ["__NUMBER__"]]
+    for featurizer in featurizers:
+        for tokens in token_lists:
+            (rasa_sequence,), (rasa_sentence,) = speedups._rasa_create_features(featurizer, TEXT, [tokens])
+            (sequence,), (sentence,) = speedups._create_count_features(featurizer, TEXT, [tokens])
+            assert _same_coo(sequence, rasa_sequence) and _same_coo(sentence, rasa_sentence), (featurizer.analyzer, tokens)
+
+
+async def test_parses_are_rasas_with_count_vectors_written_straight(agent, monkeypatch) -> None:
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+
+    monkeypatch.setattr(CountVectorsFeaturizer, "_create_features", speedups._rasa_create_features)
+    rasas = await _parses_and_predictions(agent)
+    monkeypatch.setattr(CountVectorsFeaturizer, "_create_features", speedups._create_count_features)
+    assert json.dumps(await _parses_and_predictions(agent), sort_keys=True) == json.dumps(rasas, sort_keys=True)
