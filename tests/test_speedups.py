@@ -330,3 +330,29 @@ async def test_parses_are_rasas_with_count_vectors_written_straight(agent, monke
     rasas = await _parses_and_predictions(agent)
     monkeypatch.setattr(CountVectorsFeaturizer, "_create_features", speedups._create_count_features)
     assert json.dumps(await _parses_and_predictions(agent), sort_keys=True) == json.dumps(rasas, sort_keys=True)
+
+
+async def test_logistic_regression_probabilities_are_sklearns_bit_for_bit(agent, monkeypatch) -> None:
+    """Rasa's input and sklearn's predict_proba against ours, on every training and dev text; then the parses."""
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    node = next(n for n in nodes if isinstance(n._component, LogisticRegressionClassifier))  # runs its `_fn`
+    classifier = node._component
+    seen: List[Any] = []
+
+    def recording(self: Any, messages: Any) -> Any:
+        seen.extend(messages)
+        return speedups._rasa_classify(self, messages)
+
+    monkeypatch.setattr(node, "_fn", recording)
+    for text in _texts()[::7]:
+        await agent.processor.parse_message(UserMessage(text))
+    assert len(seen) > 300
+    for message in seen:
+        ours = speedups._predict_proba(classifier.clf, speedups._create_X(classifier, [message]))
+        assert (ours == classifier.clf.predict_proba(speedups._rasa_create_X(classifier, [message]))).all(), message.get("text")
+    monkeypatch.setattr(node, "_fn", speedups._rasa_classify)
+    rasas = await _parses_and_predictions(agent)
+    monkeypatch.setattr(node, "_fn", speedups._classify)
+    assert json.dumps(await _parses_and_predictions(agent), sort_keys=True) == json.dumps(rasas, sort_keys=True)
