@@ -51,6 +51,7 @@ import importlib
 import logging
 import re
 import types
+import weakref
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import aiohttp
@@ -166,6 +167,9 @@ def _create_X(self: LogisticRegressionClassifier, messages: List[Message]) -> cs
     return csr_matrix((np.concatenate(data).astype(np.float64), columns, np.array(indptr)), shape=(len(messages), width))
 
 
+_weights: "weakref.WeakKeyDictionary[Any, Tuple[np.ndarray, np.ndarray]]" = weakref.WeakKeyDictionary()
+
+
 def _predict_proba(clf: Any, X: csr_matrix) -> np.ndarray:
     """sklearn's multinomial predict_proba, without its input checks: each row's product with the
     weights summed column by column in the matrix's order, as SciPy's sparse product sums it."""
@@ -173,7 +177,10 @@ def _predict_proba(clf: Any, X: csr_matrix) -> np.ndarray:
         clf.multi_class == "auto" and clf.solver != "liblinear" and clf.classes_.size > 2)
     if not (multinomial and isinstance(X, csr_matrix) and X.has_sorted_indices and X.shape[1] == clf.coef_.shape[1]):
         return clf.predict_proba(X)
-    weights = np.ascontiguousarray(clf.coef_.T)
+    kept = _weights.get(clf)
+    if kept is None or kept[0] is not clf.coef_:  # new, or refitted
+        kept = _weights[clf] = (clf.coef_, np.ascontiguousarray(clf.coef_.T))
+    weights = kept[1]
     scores = np.zeros((X.shape[0], weights.shape[1]))
     for row, (a, b) in enumerate(zip(X.indptr, X.indptr[1:])):
         if b > a:
