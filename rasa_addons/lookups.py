@@ -50,10 +50,16 @@ def _key(text: Text, flags: int) -> Text:
 _LONGEST = 100
 
 
+# every name of every table made so far, by key, per flags: a stretch that is none of them is dropped
+_KNOWN: Dict[int, set] = {}
+
+
 @functools.lru_cache(maxsize=8)
-def _stretches(text: Text, flags: int) -> Tuple[Tuple[int, Text], ...]:
-    """Each stretch of the text between two word boundaries (up to _LONGEST characters), by key:
-    worked out once per message for all the tables and for both the featurizer and the extractor."""
+def _stretches(text: Text, flags: int, known: int) -> Tuple[Tuple[int, Text], ...]:
+    """Each stretch of the text between two word boundaries (up to _LONGEST characters) that is a name
+    of some table, by key: worked out once per message for all the tables (`known`: how many names
+    there were then), for both the featurizer and the extractor."""
+    names = _KNOWN.get(flags, set())
     key = _key(text, flags)
     bounds = [m.start() for m in _BOUNDARY.finditer(text)]
     stretches = []
@@ -61,7 +67,8 @@ def _stretches(text: Text, flags: int) -> Tuple[Tuple[int, Text], ...]:
         for end in bounds[a + 1:]:
             if end - start > _LONGEST:
                 break
-            stretches.append((start, key[start:end]))
+            if key[start:end] in names:
+                stretches.append((start, key[start:end]))
     return tuple(stretches)
 
 
@@ -77,6 +84,7 @@ class LookupPattern:
         self.first: Dict[Text, int] = {}
         for index, name in enumerate(names):
             self.first.setdefault(_key(name, flags), index)  # the engine tries names in their order
+        _KNOWN.setdefault(flags, set()).update(self.first)
         self._regexes: Dict[int, Pattern] = {}
 
     def _regex(self, index: int) -> Pattern:
@@ -86,7 +94,7 @@ class LookupPattern:
 
     def finditer(self, text: Text) -> Iterator["re.Match"]:
         candidates = sorted(  # (start, index of the name)
-            (start, index) for start, stretch in _stretches(text, self.flags)
+            (start, index) for start, stretch in _stretches(text, self.flags, len(_KNOWN[self.flags]))
             if (index := self.first.get(stretch)) is not None
         )
         position = 0
