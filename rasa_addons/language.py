@@ -71,6 +71,7 @@ class LanguageModel:
         self.counts = counts
         self.totals = {lang: sum(counts.get(lang, {}).values()) for lang in LANGUAGES}
         self.size = len({f for lang in LANGUAGES for f in counts.get(lang, {})}) or 1
+        self._seen: Dict[str, Tuple[float, float]] = {}  # word feature -> its terms of the score
 
     @classmethod
     def train(cls, texts: Dict[str, Iterable[str]]) -> "LanguageModel":
@@ -96,11 +97,23 @@ class LanguageModel:
         an unseen word, such as an inflected form, still tells). 0 when nothing tells."""
         total = 0.0
         for word, *pieces in word_features(text):
-            if word in self.counts[POLISH] or word in self.counts[ENGLISH]:
-                total += self._ratio(word)
+            whole, parts = self._terms(word, pieces)
+            total += whole
             if pieces:
-                total += PIECES_WEIGHT * sum(self._ratio(p) for p in pieces) / len(pieces)
+                total += parts
         return total
+
+    def _terms(self, word: str, pieces: List[str]) -> Tuple[float, float]:
+        """A word's two terms of the score, which depend on the word alone (its pieces are made from
+        it): remembered, as the same words come back in message after message."""
+        terms = self._seen.get(word)
+        if terms is None:
+            if len(self._seen) >= 50_000:  # bounded: anyone on the internet can send new words
+                self._seen.clear()
+            whole = self._ratio(word) if word in self.counts[POLISH] or word in self.counts[ENGLISH] else 0.0
+            parts = PIECES_WEIGHT * sum(self._ratio(p) for p in pieces) / len(pieces) if pieces else 0.0
+            terms = self._seen[word] = (whole, parts)
+        return terms
 
     def detect(self, text: str) -> Optional[str]:
         """"pl", "en", or None when the message does not tell (the conversation keeps its language)."""

@@ -98,6 +98,25 @@ def test_the_detector_tells_short_messages_and_says_nothing_when_they_do_not_tel
     assert detector.detect(text) == language
 
 
+def test_the_detectors_remembered_word_terms_give_the_score_of_its_formula(detector) -> None:
+    """A word's terms are remembered (rasa_addons/language.py): the score stays the formula's, to the bit."""
+    from rasa_addons.language import PIECES_WEIGHT, word_features
+
+    def formula(text: str) -> float:
+        total = 0.0
+        for word, *pieces in word_features(text):
+            if word in detector.counts["pl"] or word in detector.counts["en"]:
+                total += detector._ratio(word)
+            if pieces:
+                total += PIECES_WEIGHT * sum(detector._ratio(p) for p in pieces) / len(pieces)
+        return total
+
+    labelled = yaml.safe_load(LANGUAGE_SET.read_text(encoding="utf-8"))
+    texts = [str(t) for items in labelled.values() for t in items]
+    for _ in range(2):  # words new, then remembered
+        assert [detector.score(t) for t in texts] == [formula(t) for t in texts]
+
+
 def test_the_detector_is_right_on_at_least_98_percent_of_the_labelled_set(detector) -> None:
     labelled = yaml.safe_load(LANGUAGE_SET.read_text(encoding="utf-8"))
     pairs = [(str(t), None if lang == "none" else lang) for lang, items in labelled.items() for t in items]
