@@ -20,12 +20,16 @@ def setup_logging() -> None:
 
 def setup_model_tool() -> None:
     """For the staff tools that load a trained model: skops before Rasa and TensorFlow (a faster load,
-    rasa_addons/server.py says why), plain messages, and none of Rasa's progress lines."""
+    rasa_addons/server.py says why), the server's speed fixes (the same results, tested in
+    tests/test_speedups.py: the sets play as the server answers, faster), plain messages, and none of
+    Rasa's progress lines."""
     from rasa.utils.log_utils import configure_structlog
 
+    from rasa_addons import speedups
     from rasa_addons.server import import_skops_first
 
     import_skops_first()
+    speedups.apply()
     setup_logging()
     logging.getLogger("rasa").setLevel(logging.WARNING)
     configure_structlog(logging.WARNING)
