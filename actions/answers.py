@@ -487,6 +487,7 @@ def unsure_topic(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]
     years = years_named(facts, text)
     if years:
         return years[0]["value"]
+    entities = _outermost(entities)  # "budget" inside "Poland's own budget" is the funder's name, no detail
     if current not in TOPIC_ASPECTS or any(e.get("entity") == "detail" for e in entities):
         return None
     aspects = [e["value"] for e in entities if e.get("entity") == "aspect"]
@@ -523,10 +524,11 @@ def events_when_where(text: str) -> List[Dict[str, Any]]:
         {"entity": "detail", "value": "which edition", "start": m.start()} for m in EVENT_EDITION.finditer(text)]
 
 
-# The topics of the lectures ("what are the lectures about?", "tematy wykładów"): the page does not give them.
-# (The conferences' topic it gives: "the latest medical science achievements".)
+# The topics of the lectures or the summer universities ("what are the lectures about?", "tematy wykładów"): the
+# page does not give them. (The conferences' topic it gives: "the latest medical science achievements".)
 LECTURE_TOPICS = re.compile(
-    r"\b(?:topics?|subjects?|themes?|tematy|tematów|tematow|tematyk\w*)\b(?:\s+[^\s?.!;,]+){0,4}?\s+(?:lectures?|talks?|wykład\w*|wyklad\w*)\b"
+    r"\b(?:topics?|subjects?|themes?|tematy|tematów|tematow|tematyk\w*)\b(?:\s+[^\s?.!;,]+){0,4}?\s+(?:lectures?|talks?|wykład\w*|wyklad\w*"
+    r"|summer (?:universit|school)\w*|uniwersytet\w* letni\w*|szko[łl]\w* letni\w*)\b"
     r"|\b(?:lectures?|talks?|wykład\w*|wyklad\w*)\b(?:\s+[^\s?.!;,]+){0,3}?\s+(?:about|cover\w*|dotycz\w*|traktuj\w*)(?=\s*(?:$|[?.!,;]))"
     r"|\b(?:o czym|czego dotycz\w*)\b(?:\s+[^\s?.!;,]+){0,3}?\s+(?:wykład\w*|wyklad\w*)\b", re.IGNORECASE)
 # Who signed for one of the parties ("who signed it on behalf of Grodno?", "kto podpisał w imieniu..."): a person,
@@ -685,6 +687,6 @@ def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], top
     found = years_named(facts, text) + details_in_words(text) + after_the_page(facts, text) + what_for(text)
     for asked_topic, asked in by_topic(text, entities + found, topic, current, generic):
         given = ANSWERS[asked_topic](facts, lambda entity: asked.get(entity, []))
-        result += given
+        result += [line for line in given if line not in result]  # two clauses lacking details: one honest reply
         topic = _topic_after(given, asked_topic)
     return result, topic

@@ -648,6 +648,7 @@ def test_polish_when_were_they_is_a_detail(text: str) -> None:
 @pytest.mark.parametrize("text, lacking", [
     ("and what are the lectures about?", True),
     ("na jakie tematy są wykłady?", True),
+    ("which topics did the summer universities cover?", True),
     ("who signed it on behalf of the university?", True),
     ("kto w imieniu uczelni podpisał porozumienie?", True),
     # the conferences' topic the page gives; a topic changed is no question; a letter written on behalf of someone
