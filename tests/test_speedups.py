@@ -235,7 +235,7 @@ def _lookup_patterns() -> List[str]:
 def _texts() -> List[str]:
     from rasa.shared.nlu.training_data.loading import load_data
 
-    texts = [m.get("text") for m in load_data(str(ROOT / "data" / "nlu")).training_examples]
+    texts = sorted(m.get("text") for m in load_data(str(ROOT / "data" / "nlu")).training_examples)  # any file order
     for path in sorted((ROOT / "tests" / "eval").glob("dev*.yml")):
         texts += [turn["user"] for c in yaml_load(path)["conversations"] for turn in c["turns"]]
     return texts + ["", " ", "E-MAIL, e-mail; EMAIL!", "ſtreet STRASSE straße İstanbul KELVIN", "x" * 500, "a_b 3rd-floor"]
@@ -347,7 +347,8 @@ async def test_logistic_regression_probabilities_are_sklearns_bit_for_bit(agent,
 
     monkeypatch.setattr(node, "_fn", recording)
     for text in _texts()[::7]:
-        await agent.processor.parse_message(UserMessage(text))
+        if text.strip():  # a blank message never reaches the graph (channels/guard.py): Rasa's classifier fails on it
+            await agent.processor.parse_message(UserMessage(text))
     assert len(seen) > 300
     for message in seen:
         ours = speedups._predict_proba(classifier.clf, speedups._create_X(classifier, [message]))
