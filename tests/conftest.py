@@ -8,7 +8,7 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List
 
 import pytest
 
@@ -29,6 +29,24 @@ def pytest_configure(config: pytest.Config) -> None:
     from rasa_addons.server import import_skops_first
 
     import_skops_first()
+
+
+# `make test` runs the modules on two xdist workers (`--dist loadgroup`), each module whole on one worker
+# so that its servers start once. These share the machine's PostgreSQL and Redis (tables, the lock store,
+# a test that cuts a database connection): they run on one worker, one after the other.
+SHARED_SERVICES = frozenset({"test_deploy", "test_limits", "test_retention", "test_scale_out", "test_speedups",
+                             "test_staff_tools", "test_workers"})
+
+
+# The longest module (the staff loop retrains a model) goes first, so the other worker runs the rest meanwhile.
+FIRST = "test_console_retrain"
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    items.sort(key=lambda item: Path(str(item.fspath)).stem != FIRST)  # stable: the rest keep their order
+    for item in items:
+        module = Path(str(item.fspath)).stem
+        item.add_marker(pytest.mark.xdist_group("services" if module in SHARED_SERVICES else module))
 
 
 class Facts:

@@ -140,6 +140,8 @@ def test_json_logs_one_object_per_line_and_one_line_per_message_without_the_send
     assert b.texts(sender, "what's your phone number?")
     pseudonym = hmac.new(PSEUDONYM_KEY.encode(), sender.encode(), hashlib.sha256).hexdigest()[:16]
     text = b.log.read_text()
+    not_json = [line for line in text.splitlines() if not line.startswith("{")]
+    assert not not_json, f"lines that are not JSON objects: {not_json[:5]}"
     records = [json.loads(line) for line in text.splitlines()]  # every line, of all three processes
     assert {r["logger"] for r in records} >= {"serve", "actions.server", "rasa_addons.server"}
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
