@@ -131,6 +131,15 @@ def _near_topic(tracker: Tracker, facts: Dict[str, Any]) -> Optional[str]:
     return answers.TOPIC_INTENTS[second["name"]]
 
 
+# Below this confidence the classifiers were unsure, as the off-topic gate counts it (config.yml, `unsure_below`)
+UNSURE = 0.7
+
+
+def _unsure(tracker: Tracker) -> bool:
+    """Whether the classifiers were unsure of the latest message's intent."""
+    return (tracker.latest_message.get("intent") or {}).get("confidence", 0.0) < UNSURE
+
+
 class ActionExplainScope(Action):
     """Out of scope or not understood: say what I can help with and where to write or call.
 
@@ -138,7 +147,9 @@ class ActionExplainScope(Action):
     (rasa_addons.nlu.NearTopicOutOfScope), is answered as that topic's action answers it: the honest
     "I don't know that about ..." and the `topic` slot, so follow-ups stay on the topic.
     A message the model is unsure of that names a contact detail or an institution is answered
-    about it ("thanks! one more thing, the postcode?"): the name tells the topic; so does the name of
+    about it ("thanks! one more thing, the postcode?"); so is one it took as out of scope, unsure, that
+    names an institution ("is Grodno connected to UMB somehow?": what the page says of it, or that it
+    does not name it): the name tells the topic; so does the name of
     what only one topic has (answers.NAMING: "summer universities how many": the center's). So is one, unsure
     or out of scope, that names a year of one topic's facts or refers back to the conversation's
     topic with what that topic has (answers.unsure_topic)."""
@@ -157,8 +168,8 @@ class ActionExplainScope(Action):
         named = "contact" if _values(tracker, "contact_channel") else "partnerships" if _values(tracker, "institution") else None
         if not named and not _values(tracker, "detail") and answers.NAMING & set(_values(tracker, "aspect")):
             named = answers.only_owner(_values(tracker, "aspect"))  # "summer universities how many": the center's
-        if fallback and named:
-            return _answer(dispatcher, tracker, named)
+        if named and (fallback or named == "partnerships" and _unsure(tracker)):
+            return _answer(dispatcher, tracker, named)  # "is the Medical University of Grodno connected to UMB somehow?"
         message = tracker.latest_message
         named = answers.unsure_topic(facts, message.get("text") or "", message.get("entities") or [], tracker.get_slot("topic"))
         if named:

@@ -365,8 +365,8 @@ def _clause_topic(asked: Asked) -> Optional[str]:
         return named
     if asked.get("contact_channel"):
         return "contact"
-    if asked.get("country"):
-        return "partnerships"  # only the partnerships are told by country
+    if asked.get("country") and "funding" not in asked.get("aspect", []):
+        return "partnerships"  # only the partnerships are told by country; one that pays is a funder ("is the EU paying?")
     return _only_owner(asked.get("aspect", []))
 
 

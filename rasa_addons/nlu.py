@@ -192,8 +192,8 @@ class SpellingCorrector(GraphComponent):
     and drops markup tags (a pasted "<b>phone</b>" asks about the phone; the tags are no words).
 
     A word that is neither in the training data nor an English word becomes the training data's word
-    nearest to it: one edit away for words of up to seven letters, two for longer ones, the more
-    frequent one on a tie; failing that, the word with each run of one letter made a single letter (a key
+    nearest to it: one edit away for words of up to seven letters, two for longer ones; on a tie, the one of
+    the same first letter, then the more frequent one; failing that, the word with each run of one letter made a single letter (a key
     held down: "faksuu" is "faksu" one swap away). Without it a typo in the one word that tells the topic
     ("e-mail" vs "address") sends the question to the wrong answer. Training examples are not changed.
 
@@ -277,12 +277,15 @@ class SpellingCorrector(GraphComponent):
     @staticmethod
     def _nearest(low: str, candidates: Dict[int, List[str]]) -> Optional[str]:
         limit = 1 if len(low) < 8 else 2
-        best, best_distance = None, limit + 1
+        best, best_key = None, (limit + 1, False)  # nothing over the limit
         for length in range(len(low) - limit, len(low) + limit + 1):
             for candidate in candidates.get(length, ()):
                 d = _distance(low, candidate, limit)
-                if d < best_distance:  # candidates come most frequent first, so a tie keeps the frequent one
-                    best, best_distance = candidate, d
+                # on a tie, a word of the same first letter (a typo seldom changes it: "fnds" is "funds", not
+                # "ends"); candidates come most frequent first, so a tie beyond that keeps the frequent one
+                key = (d, candidate[0] != low[0])
+                if key < best_key:
+                    best, best_key = candidate, key
         return best
 
     def _corrected(self, word: str, language: Optional[str]) -> str:

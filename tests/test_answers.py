@@ -131,6 +131,31 @@ async def test_unsure_or_out_of_scope_but_naming_a_year_or_referring_back_is_ans
         assert text.startswith("Sorry, I didn't understand that") and events == []
 
 
+async def test_unsure_out_of_scope_naming_an_institution_says_what_the_page_says_of_it(facts: Facts) -> None:
+    c = facts.euroregional_center
+    partner = c.founding_partners[1]
+    t = tracker("out_of_scope", {"institution": [partner]}, text=f"is the {partner} connected to umb somehow")
+    t.latest_message["intent"]["confidence"] = 0.54
+    [text], events = await run(actions.ActionExplainScope(), t)
+    assert text == (f"Yes. The {partner} is one of the signatories of the {c.founded} agreement between "
+                    f"{listing(c.founding_partners)} that formed the {c.name}.")
+    assert events == [SlotSet("topic", "euroregional_center")]
+    # sure it is out of scope ("who rows better, Oxford or the Medical University of Grodno?"): the honest reply
+    t.latest_message["intent"]["confidence"] = 0.9
+    [text], events = await run(actions.ActionExplainScope(), t)
+    assert text.startswith("Sorry, I don't know that") and events == []
+
+
+def test_a_country_that_pays_is_a_funder_not_a_partners_place(facts: Facts) -> None:
+    text = "which places do the visiting profs come from and is the EU paying for it"
+    entities = [{"entity": "aspect", "value": "origin", "start": text.index("come")},
+                {"entity": "country", "value": "Europe", "start": text.index("EU")},
+                {"entity": "aspect", "value": "funding", "start": text.index("paying")}]
+    answer, topic = answers.answer(facts._values, text, entities, "visiting_professors")
+    assert [r for r, _ in answer] == ["utter_visiting_professors_origin", "utter_visiting_professors_funding"]
+    assert topic == "visiting_professors"
+
+
 @pytest.mark.parametrize("intent, response", [("out_of_scope", "Sorry, I don't know that"), ("nlu_fallback", "Sorry, I didn't understand that")])
 async def test_out_of_scope_and_not_understood_point_to_the_office(facts: Facts, intent: str, response: str) -> None:
     [text], events = await run(actions.ActionExplainScope(), tracker(intent, {}))

@@ -48,6 +48,10 @@ def test_the_spelling_corrector_mends_a_typo_of_a_known_word_only() -> None:
     # a key held down beside another typo: one edit away once each run of a letter is one letter
     assert corrector.correction("proffesorss") == "professors" and corrector.correction("addresss") == "address"
     assert SpellingCorrector(None, None, {"faksu": 2}).correction("faskuu", "pl") == "faksu"
+    # a tie goes to the word of the same first letter (a typo seldom changes it), then to the more frequent
+    assert SpellingCorrector(None, None, {"ends": 9, "funds": 1}).correction("fnds") == "funds"
+    assert SpellingCorrector(None, None, {"funds": 1, "finds": 9}).correction("fnds") == "finds"
+    assert SpellingCorrector(None, None, {"many": 9}).correction("mayne") is None  # two edits: over the limit
 
 
 def test_markup_tags_are_no_words_but_comparisons_stay() -> None:
