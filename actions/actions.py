@@ -149,7 +149,7 @@ class ActionExplainScope(Action):
     A message the model is unsure of that names a contact detail or an institution is answered
     about it ("thanks! one more thing, the postcode?"); so is one it took as out of scope, unsure, that
     names an institution ("is Grodno connected to UMB somehow?": what the page says of it, or that it
-    does not name it): the name tells the topic; so does the name of
+    does not name it) or what only one topic has: the name tells the topic; so does the name of
     what only one topic has (answers.NAMING: "summer universities how many": the center's). So is one, unsure
     or out of scope, that names a year of one topic's facts or refers back to the conversation's
     topic with what that topic has (answers.unsure_topic)."""
@@ -168,8 +168,10 @@ class ActionExplainScope(Action):
         named = "contact" if _values(tracker, "contact_channel") else "partnerships" if _values(tracker, "institution") else None
         if not named and not _values(tracker, "detail") and answers.NAMING & set(_values(tracker, "aspect")):
             named = answers.only_owner(_values(tracker, "aspect"))  # "summer universities how many": the center's
-        if named and (fallback or named == "partnerships" and _unsure(tracker)):
-            return _answer(dispatcher, tracker, named)  # "is the Medical University of Grodno connected to UMB somehow?"
+        # out of scope but unsure, naming an institution or what one topic has: "is the Medical University of
+        # Grodno connected to UMB somehow?", "ile uniwersytetów letnich zorganizowano?" (not a contact word alone)
+        if named and (fallback or named != "contact" and _unsure(tracker)):
+            return _answer(dispatcher, tracker, named)
         message = tracker.latest_message
         named = answers.unsure_topic(facts, message.get("text") or "", message.get("entities") or [], tracker.get_slot("topic"))
         if named:

@@ -140,6 +140,16 @@ async def test_unsure_out_of_scope_naming_an_institution_says_what_the_page_says
     assert text == (f"Yes. The {partner} is one of the signatories of the {c.founded} agreement between "
                     f"{listing(c.founding_partners)} that formed the {c.name}.")
     assert events == [SlotSet("topic", "euroregional_center")]
+    # naming what only one topic has ("how many summer universities were organised?"): that topic's answer
+    events = tracker("out_of_scope", {"aspect": ["count", "events"]}, text="ile uniwesytetow letnch zorganizowano")
+    events.latest_message["intent"]["confidence"] = 0.45
+    [text], slots = await run(actions.ActionExplainScope(), events)
+    assert all(event in text for event in c.events) and slots == [SlotSet("topic", "euroregional_center")]
+    # a contact word alone, unsure, is no question about the contact ("tel me a fun fact"): the honest reply
+    contact = tracker("out_of_scope", {"contact_channel": ["phone"]}, text="tel me a fun fact about octopuses")
+    contact.latest_message["intent"]["confidence"] = 0.5
+    [text], slots = await run(actions.ActionExplainScope(), contact)
+    assert text.startswith("Sorry, I don't know that") and slots == []
     # sure it is out of scope ("who rows better, Oxford or the Medical University of Grodno?"): the honest reply
     t.latest_message["intent"]["confidence"] = 0.9
     [text], events = await run(actions.ActionExplainScope(), t)
