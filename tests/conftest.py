@@ -33,17 +33,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # `make test` runs the modules on two xdist workers (`--dist loadgroup`), each module whole on one worker
 # so that its servers start once. These share the machine's PostgreSQL and Redis (tables, the lock store,
-# a test that cuts a database connection): they run on one worker, one after the other.
+# a test that cuts a database connection): they run on one worker, one after the other. xdist hands out
+# the groups with the most tests first; the staff loop (one test that retrains a model for minutes) joins
+# them, so that the other worker runs everything else meanwhile.
 SHARED_SERVICES = frozenset({"test_deploy", "test_limits", "test_retention", "test_scale_out", "test_speedups",
-                             "test_staff_tools", "test_workers"})
+                             "test_staff_tools", "test_workers", "test_console_retrain"})
 
 
-# The longest module (the staff loop retrains a model) goes first, so the other worker runs the rest meanwhile.
-FIRST = "test_console_retrain"
-
-
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
-    items.sort(key=lambda item: Path(str(item.fspath)).stem != FIRST)  # stable: the rest keep their order
     for item in items:
         module = Path(str(item.fspath)).stem
         item.add_marker(pytest.mark.xdist_group("services" if module in SHARED_SERVICES else module))
