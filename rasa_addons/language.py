@@ -23,7 +23,7 @@ WORD = re.compile(r"[^\W\d_]+")
 # borrowed across, the names of the page, contact words written the same way.
 NEUTRAL = frozenset("""
 ok okay oki okey k kk hi hey yo hmm hm lol xd thx tnx thnx thanx umb emc nih hms upenn penn mayo harvard grodno vilnius
-bialystok białystok usa eu uk email mail e mail fax www http https com pl edu tel nr super
+bialystok białystok usa eu uk email mail e mail www http https com pl edu tel nr super
 """.split())
 # A name of two or more capitalised words ("International Cooperation Office", "Mayo Clinic"), with "of",
 # "for", "and", "in" between them: a Polish message may name the page's English names as they are, so
