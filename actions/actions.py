@@ -147,10 +147,10 @@ class ActionExplainScope(Action):
     (rasa_addons.nlu.NearTopicOutOfScope), is answered as that topic's action answers it: the honest
     "I don't know that about ..." and the `topic` slot, so follow-ups stay on the topic.
     A message the model is unsure of that names a contact detail or an institution is answered
-    about it ("thanks! one more thing, the postcode?"); so is one it took as out of scope, unsure, that
-    names an institution ("is Grodno connected to UMB somehow?": what the page says of it, or that it
-    does not name it) or what only one topic has: the name tells the topic; so does the name of
-    what only one topic has (answers.NAMING: "summer universities how many": the center's). So is one, unsure
+    about it ("thanks! one more thing, the postcode?"): the name tells the topic; so does the name of
+    what only one topic has (answers.NAMING: "summer universities how many": the center's). An unsure
+    out-of-scope message naming either is answered too ("is Grodno connected to UMB somehow?": what the
+    page says of it, or that it does not name it), but not for a contact word alone. So is one, unsure
     or out of scope, that names a year of one topic's facts or refers back to the conversation's
     topic with what that topic has (answers.unsure_topic)."""
 

@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # a test that cuts a database connection): they run on one worker, one after the other. xdist hands out
 # the groups with the most tests first; the staff loop (one test that retrains a model for minutes) joins
 # them, so that the other worker runs everything else meanwhile.
-SHARED_SERVICES = frozenset({"test_deploy", "test_limits", "test_retention", "test_scale_out", "test_speedups",
+ONE_WORKER = frozenset({"test_deploy", "test_limits", "test_retention", "test_scale_out", "test_speedups",
                              "test_staff_tools", "test_workers", "test_console_retrain"})
 
 
@@ -44,7 +44,7 @@ SHARED_SERVICES = frozenset({"test_deploy", "test_limits", "test_retention", "te
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     for item in items:
         module = Path(str(item.fspath)).stem
-        item.add_marker(pytest.mark.xdist_group("services" if module in SHARED_SERVICES else module))
+        item.add_marker(pytest.mark.xdist_group("services" if module in ONE_WORKER else module))
 
 
 class Facts:
