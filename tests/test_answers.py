@@ -141,9 +141,9 @@ async def test_unsure_out_of_scope_naming_an_institution_says_what_the_page_says
                     f"{listing(c.founding_partners)} that formed the {c.name}.")
     assert events == [SlotSet("topic", "euroregional_center")]
     # naming what only one topic has ("how many summer universities were organised?"): that topic's answer
-    events = tracker("out_of_scope", {"aspect": ["count", "events"]}, text="ile uniwesytetow letnch zorganizowano")
-    events.latest_message["intent"]["confidence"] = 0.45
-    [text], slots = await run(actions.ActionExplainScope(), events)
+    summer = tracker("out_of_scope", {"aspect": ["count", "events"]}, text="ile uniwesytetow letnch zorganizowano")
+    summer.latest_message["intent"]["confidence"] = 0.45
+    [text], slots = await run(actions.ActionExplainScope(), summer)
     assert all(event in text for event in c.events) and slots == [SlotSet("topic", "euroregional_center")]
     # a contact word alone, unsure, is no question about the contact ("tel me a fun fact"): the honest reply
     contact = tracker("out_of_scope", {"contact_channel": ["phone"]}, text="tel me a fun fact about octopuses")
