@@ -119,10 +119,22 @@ def _fact_values(facts: Dict[str, Any], prefix: str = "") -> Iterator[Tuple[str,
             yield path, str(value)
 
 
+def _folded(text: str) -> str:
+    """Lower case, without Polish diacritics or separators: "Kilińskiego 1" and "kilinskiego1" match."""
+    return re.sub(r"[\s\-./()]", "", text.lower().translate(str.maketrans("ąćęłńóśźż", "acelnoszz")))
+
+
 def templatize(text: str, facts: Dict[str, Any]) -> str:
-    """A text whose whole value is a fact (any case) becomes that fact's placeholder."""
-    for path, value in _fact_values(facts):
-        if not path.startswith(("version", "source.title", "source.updated_by")) and text.strip().lower() == value.lower():
+    """A text whose whole value is a fact (any case) becomes that fact's placeholder; so does a part of
+    a fact with a digit in it (a phone number without its country code, the street without the
+    first name), which would otherwise keep a fact's old value in the set after staff change it."""
+    values = [(p, v) for p, v in _fact_values(facts) if not p.startswith(("version", "source.title", "source.updated_by"))]
+    for path, value in values:
+        if text.strip().lower() == value.lower():
+            return "{" + path + "}"
+    folded = _folded(text)
+    for path, value in values:
+        if len(folded) >= 5 and re.search(r"\d", folded) and folded in _folded(value):
             return "{" + path + "}"
     return text
 
@@ -301,7 +313,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             for c in data.get("conversations", []):
                 for t in c["turns"]:
                     for key in (k for k in ("must_contain", "must_not_contain") if t.get(k)):
-                        t[key] = [[templatize(a, facts) for a in x] if isinstance(x, list) else templatize(x, facts) for x in t[key]]
+                        t[key] = [[templatize(str(a), facts) for a in x] if isinstance(x, list) else templatize(str(x), facts) for x in t[key]]
             yaml.dump(data, path)
         return 0
     lines, ok = report(evaluate(args.sets, args.model))
