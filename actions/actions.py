@@ -107,7 +107,7 @@ class ActionAnswerFollowup(Action):
         generic = answers.question_words_only(message.get("text") or "", message.get("entities") or [])
         topic = named[0] if named else answers.topic_of(tracker.get_slot("topic"), _values(tracker, "aspect"), _values(tracker, "contact_channel"), generic)
         if topic is None and (_values(tracker, "institution") or _values(tracker, "country")):
-            topic = "partnerships"  # "do NIH researchers come here?" at the start: what the page says of it
+            topic = answers.PLACES_TOPIC  # "do NIH researchers come here?" at the start: what the page says of it
         return _answer(dispatcher, tracker, topic)
 
 
@@ -165,7 +165,7 @@ class ActionExplainScope(Action):
         if near:
             return _answer(dispatcher, tracker, near)
         fallback = tracker.latest_message.get("intent", {}).get("name") == "nlu_fallback"
-        named = "contact" if _values(tracker, "contact_channel") else "partnerships" if _values(tracker, "institution") else None
+        named = "contact" if _values(tracker, "contact_channel") else answers.PLACES_TOPIC if _values(tracker, "institution") else None
         if not named and not _values(tracker, "detail") and answers.NAMING & set(_values(tracker, "aspect")):
             named = answers.only_owner(_values(tracker, "aspect"))  # "summer universities how many": the center's
         # out of scope but unsure, naming an institution or what one topic has: "is the Medical University of

@@ -471,12 +471,19 @@ def refers_back(text: str) -> bool:
 
 
 # Words that carry the conversation on ("and for doctoral students too?", "a rezydenci również?")
-CONTINUING = re.compile(r"\b(?:too|also|as well|either|też|tez|także|takze|również|rowniez)\b", re.IGNORECASE)
+CONTINUING = re.compile(r"\b(?:too|also|as well|either|też|tez|także|takze|również|rowniez)\b"
+                        # or begins as a follow-up does: "and America?", "what about Japan?", "a co z USA?" (not
+                        # "i": it is also English "I")
+                        r"|^\W*(?:and|what about|how about|a|a co z|a jak z|a jak jest z)\b", re.IGNORECASE)
 
 
 def continues(text: str) -> bool:
     """The message refers back or carries the conversation on."""
     return refers_back(text) or bool(CONTINUING.search(text))
+
+
+# The topic that says what the page says of a place or an institution (its partners' regions)
+PLACES_TOPIC = "partnerships"
 
 
 def unsure_topic(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], current: Optional[str]) -> Optional[str]:
@@ -496,6 +503,8 @@ def unsure_topic(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]
     names = [e["value"] for e in entities if e.get("entity") == "institution"]
     if names and refers_back(text) and all(on_the_page(facts, n) for n in names):
         return current  # "do students from Grodno train there too?"
+    if current == PLACES_TOPIC and continues(text) and any(e.get("entity") == "country" for e in entities):
+        return current  # "and America?" after the partners in Japan
     return None
 
 
@@ -608,16 +617,17 @@ def _outermost(entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         return start, e.get("end", start)
     def inside(e: Dict[str, Any], kinds: Optional[Tuple[str, ...]] = None) -> bool:
         return any((kinds is None or o.get("entity") in kinds) and span(o)[0] <= span(e)[0] and span(e)[1] <= span(o)[1]
-                   and span(o) != span(e) for o in entities if o is not e)
+                   and span(o) != span(e) for o in entities if o is not e and o.get("entity") not in NOT_ASKED)
 
     # a detail inside a longer aspect is part of its name too ("budget" in "Poland's national budget", a
-    # funder), and an aspect inside a longer contact detail ("where" in "where can I ask", the office)
+    # funder), an aspect inside a longer contact detail ("where" in "where can I ask", the office), and
+    # an aspect or detail inside a topic's full name ("Education" in "... Center for Research and Education")
     return [e for e in entities if not (e.get("entity") in NAMES and inside(e) or e.get("entity") in PART_OF
                                         and inside(e, PART_OF[e["entity"]]))]
 
 
 # Entities that are part of a longer one of these kinds
-PART_OF = {"detail": ("aspect",), "aspect": ("contact_channel",)}
+PART_OF = {"detail": ("aspect", "subject"), "aspect": ("contact_channel", "subject")}
 
 
 def asked_values(entities: List[Dict[str, Any]], entity: str) -> List[str]:

@@ -30,10 +30,12 @@ bialystok białystok usa eu uk email mail e mail www http https com pl edu tel n
 # their words say nothing about the message's language, unless the message is nothing but names
 # ("Euroregionalne Centrum Medyczne").
 NAME = re.compile(r"\b[A-ZĄĆĘŁŃÓŚŹŻ][a-ząćęłńóśźż]+(?:\s+(?:(?:of|for|and|in)\s+)?[A-ZĄĆĘŁŃÓŚŹŻ][a-ząćęłńóśźż]+)+\b")
+# A title in quotation marks (the programme's English title in a Polish question) is a name too.
+QUOTED = re.compile(r"[\"„“”«»][^\"„“”«»]{3,}[\"„“”«»]")
 
 
 def _words(text: str) -> List[str]:
-    words = WORD.findall(NAME.sub(" ", text).lower())
+    words = WORD.findall(NAME.sub(" ", QUOTED.sub(" ", text)).lower())
     return words if any(w not in NEUTRAL for w in words) else WORD.findall(text.lower())
 
 

@@ -35,6 +35,9 @@ from rasa_addons.language import ENGLISH, POLISH, LanguageModel
 # The message attribute (not sent out) in which the language detector leaves "en", "pl" or None for
 # the components after it; the entity it adds for the `language` slot has the same name.
 LANGUAGE = "language"
+# Set on a message the classifier before the backup DIET was unsure of (BackupDIETClassifier): the
+# intent is then DIET's guess, however sure DIET says it is.
+FIRST_CLASSIFIER_UNSURE = "first_classifier_unsure"
 
 from actions.answers import TOPIC_INTENTS, asks_only_details, refers_back
 from actions.facts import FACTS_PATH, RASA_LAST_GOOD, FactsError, FactsStore
@@ -85,6 +88,8 @@ class BackupDIETClassifier(DIETClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         unsure = [m for m in messages if not m.get(INTENT) or self._fallback._should_fallback(m)]
         super().process(unsure)
+        for message in unsure:
+            message.set(FIRST_CLASSIFIER_UNSURE, True)
         return messages
 
 
@@ -334,9 +339,10 @@ class OffTopicGate(GraphComponent):
     known word is known. Not gated: a single unknown word (a typo or a short follow-up), and a
     message that refers back ("it", "they", "there"...), which the dialogue may place. Rasa retrains
     it when the NLU data or config change, not for a new wording in domain.yml alone (`make train`
-    after any change of data picks that up). When the classifiers are unsure (below `unsure_below`), a
-    message of more unknown content words than known ones, two at least, is out of scope too ("how do I
-    center a div in css": one page word among another domain's).
+    after any change of data picks that up). When the classifiers are unsure (below `unsure_below`, or
+    the intent is the backup DIET's guess, however sure), a message of more unknown content words than
+    known ones, two at least, is out of scope too, whether it refers back or not ("how do I center a div
+    in css", "how do I cook rice without it getting sticky": one page word among another domain's).
 
     It also keeps a question from being taken for small talk: a greeting, thanks or "what can you do"
     the classifiers are unsure of (below `small_talk_sure`) that names what a question asks (a name in
@@ -424,14 +430,12 @@ class OffTopicGate(GraphComponent):
         message's, from the LanguageDetector. When the classifiers are unsure (`confidence` below
         `unsure_below`), more unknown content words than known ones, two at least, are enough ("how do I
         center a div in css": one word of the page's among words of another domain)."""
-        if refers_back(text):
-            return False
         words = self.content_words(text)
         known = sum(self._known(w, language) for w in words)
         unknown = len(words) - known
         if unknown >= self.MIN_UNKNOWN and confidence < self.config["unsure_below"] and unknown > known:
             return True
-        return len(words) >= self.MIN_UNKNOWN and not known
+        return len(words) >= self.MIN_UNKNOWN and not known and not refers_back(text)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -465,6 +469,8 @@ class OffTopicGate(GraphComponent):
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY)
             confidence = 1.0 if confidence is None else confidence
+            if message.get(FIRST_CLASSIFIER_UNSURE):
+                confidence = 0.0  # a guess of the backup DIET's: unsure, whatever its confidence
             if intent and intent != oos and self.off_topic(message.get(TEXT) or "", message.get(LANGUAGE), confidence):
                 ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != oos]
                 gated = {INTENT_NAME_KEY: oos, PREDICTED_CONFIDENCE_KEY: 1.0}

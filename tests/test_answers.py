@@ -695,3 +695,31 @@ def test_the_words_ask_the_lectures_topics_or_who_signed_for_a_party(facts: Fact
     assert bool(answers.details_in_words(text)) is lacking
     if lacking:  # the topic's honest reply
         assert _responses(facts, text, [], "visiting_professors")[0] == "utter_dont_know_visiting_professors"
+
+
+async def test_an_unsure_place_that_carries_a_partnerships_conversation_on_is_a_partners_place(facts: Facts) -> None:
+    """"and America?" after the partners in Japan, which the classifiers could not tell from a follow-up:
+    what the partnerships topic says of the place, as a question about it would get."""
+    region = facts.partnerships.regions[1]
+    text = f"and {region}?"
+    entities = [{"entity": "language", "value": "en", "start": 0, "end": len(text)}, *_spans(text, [(region, "country", region)])]
+    t = Tracker("test", {"topic": "partnerships"}, {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.3},
+                                                    "entities": entities}, [], False, None, {}, "action_listen")
+    texts, events = await run(actions.ActionExplainScope(), t)
+    expected, _ = await run(actions.ActionAnswerPartnerships(), tracker("ask_partnerships", {"country": [region]}))
+    assert texts == expected and events == [SlotSet("topic", "partnerships")]
+    # not carrying the conversation on, or in a conversation about another topic: the honest reply
+    for topic, said in (("partnerships", f"{region}?!"), ("contact", text)):
+        t = Tracker("test", {"topic": topic}, {"text": said, "intent": {"name": "nlu_fallback", "confidence": 0.3},
+                                               "entities": entities}, [], False, None, {}, "action_listen")
+        [reply], events = await run(actions.ActionExplainScope(), t)
+        assert reply.startswith("Sorry, I didn't understand that") and events == []
+
+
+def test_a_word_inside_a_topics_full_name_is_part_of_the_name(facts: Facts) -> None:
+    """"Education" in the center's full name asks nothing of the center's education."""
+    name = facts.euroregional_center.name
+    text = f"Co to jest {name}?"
+    last = name.split()[-1]
+    entities = _spans(text, [(name, "subject", "euroregional_center"), (last, "aspect", "activities")])
+    assert answers.asked_values(entities, "aspect") == [] and answers.asked_values(entities, "subject") == ["euroregional_center"]

@@ -36,7 +36,28 @@ def test_unsure_classifiers_and_more_unknown_words_than_known_ones_are_off_topic
     assert g.off_topic("how do I center a div in css", confidence=0.58)  # div, css unknown; center known
     assert not g.off_topic("how do I center a div in css", confidence=0.95)  # the classifiers are sure
     assert not g.off_topic("phone of the center in css?", confidence=0.5)  # as many known words as unknown
-    assert not g.off_topic("how do I center it in a css div", confidence=0.5)  # refers back
+    # referring back saves a message of unknown words from the gate only when the classifiers are sure
+    assert g.off_topic("how do I center it in a css div", confidence=0.5)
+    assert not g.off_topic("how do I center it in a css div", confidence=0.95)
+    assert not g.off_topic("is their phone in css?", confidence=0.5)  # as many known words as unknown
+
+
+def test_a_guess_of_the_backup_diet_is_unsure_however_sure_diet_says_it_is() -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from rasa_addons.nlu import FIRST_CLASSIFIER_UNSURE
+
+    g = OffTopicGate({**OffTopicGate.get_default_config(), "unsure_below": 0.7}, None, None, frozenset({"center"}))
+
+    def gated(first_unsure: bool) -> str:
+        guess = {"name": "ask_euroregional_center", "confidence": 0.99}
+        message = Message(data={"text": "how do I center a div in css", "intent": guess, "intent_ranking": [guess]})
+        if first_unsure:
+            message.set(FIRST_CLASSIFIER_UNSURE, True)
+        return g.process([message])[0].get("intent")["name"]
+
+    assert gated(first_unsure=False) == "ask_euroregional_center"
+    assert gated(first_unsure=True) == "out_of_scope"
 
 
 def test_the_spelling_corrector_mends_a_typo_of_a_known_word_only() -> None:
@@ -100,6 +121,13 @@ def detector() -> LanguageModel:
 ])
 def test_the_detector_tells_short_messages_and_says_nothing_when_they_do_not_tell(detector, text: str, language) -> None:
     assert detector.detect(text) == language
+
+
+def test_a_title_in_quotation_marks_is_a_name_not_the_messages_language(detector, facts) -> None:
+    title = facts.visiting_professors.programme  # the programme's English title, quoted in a Polish question
+    for quoted in (f'"{title}"', f"„{title}”"):
+        assert detector.detect(f"kto finansuje program {quoted}?") == "pl"
+        assert detector.detect(f"who funds the programme {quoted}?") == "en"
 
 
 def test_the_detectors_remembered_word_terms_give_the_score_of_its_formula(detector) -> None:
