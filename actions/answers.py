@@ -188,7 +188,10 @@ INSTITUTION_TOPICS = {"utter_partnerships_center_partner": "euroregional_center"
 
 
 def _topic_after(answer: Answer, topic: str) -> str:
-    topics = {INSTITUTION_TOPICS.get(response) for response, _ in answer}
+    """The one topic every response of the answer is about (an answer about a founder and the center's
+    activities: the center), else `topic`."""
+    topics = {INSTITUTION_TOPICS.get(response) or next((t for t in ANSWERS if response.startswith(f"utter_{t}_")), None)
+              for response, _ in answer}
     return topics.pop() or topic if len(topics) == 1 else topic
 
 
@@ -242,6 +245,11 @@ def partnerships(facts: Dict[str, Any], names: List[str], regions: List[str], as
         # a detail the page lacks is the question, even beside a partner's name ("criteria for an exchange to Grodno?")
         return dont_know(facts, "partnerships")
     answer = institutions(facts, names)
+    owner = _topic_after(answer, "partnerships")
+    if owner != "partnerships" and not regions:
+        # a founder of the center or a home of visiting professors, and what that topic has beside it ("does
+        # Grodno educate students with UMB?": a founder, and what the center does)
+        return _with_institutions(facts, owner, names, aspects, details)
     unknown = any(response == "utter_institution_unknown" for response, _ in answer)
     values = variables(facts)
     for name in regions:
@@ -546,11 +554,18 @@ SIGNED_FOR = re.compile(r"\b(?:sign\w*|podpis\w*)\b(?:\s+[^\s?.!;,]+){0,6}?\s+(?
                         r"|\b(?:on behalf of|in the name of|w imieniu)\b(?:\s+[^\s?.!;,]+){0,4}?\s+(?:sign\w*|podpis\w*)\b", re.IGNORECASE)
 
 
+# How much someone pays or something costs, words apart ("how much does the university pay for it?", "a ile
+# uczelnia za to płaci?"): the page names the funders, never an amount.
+AMOUNT_PAID = re.compile(r"\b(?:how much|ile)\b(?:\s+[^\s?.!;,]+){0,4}?\s+(?:pay|pays|paid|spend\w*|cost|costs|płac\w*|plac\w*"
+                         r"|zapłac\w*|zaplac\w*|wyda\w*|koszt\w*)\b", re.IGNORECASE)
+
+
 def details_in_words(text: str) -> List[Dict[str, Any]]:
     """`detail` entities for what the words ask that no single name says: when or where events were held or
-    one edition of them (`events_when_where`), the lectures' topics, who signed for a party."""
+    one edition of them (`events_when_where`), the lectures' topics, who signed for a party, an amount paid."""
     return events_when_where(text) + [{"entity": "detail", "value": value, "start": m.start()}
-                                      for value, pattern in (("lecture topics", LECTURE_TOPICS), ("signatory", SIGNED_FOR))
+                                      for value, pattern in (("lecture topics", LECTURE_TOPICS), ("signatory", SIGNED_FOR),
+                                                             ("amount", AMOUNT_PAID))
                                       for m in pattern.finditer(text)]
 
 

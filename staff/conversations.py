@@ -13,7 +13,8 @@ A turn expects one of:
 - `smalltalk`: any reply that is neither empty nor a refusal.
 A turn may also name the `language` its reply must be in (`pl`, `en`: the Polish set); the honest
 reply is then the one in that language ("nie wiem" in Polish).
-Matching ignores case. Out-of-scope sets (`messages:` with `text` and `kind`) expect `dont_know`.
+Matching ignores case; a code in capitals that a reply must not say ("EUR") counts only as a word of
+its own. Out-of-scope sets (`messages:` with `text` and `kind`) expect `dont_know`.
 
 Usage: python -m staff.conversations [--model FILE] SET.yml ...  |  --templatize SET.yml
 (`make test-bot` plays every set in tests/eval/ and reports it with the rest.)
@@ -156,6 +157,14 @@ def refused(reply: str) -> bool:
     return any(words in low for words in DONT_KNOW.values())
 
 
+def says(low: str, text: str) -> bool:
+    """Whether a reply (lower case) says `text`: anywhere in it, but a code in capitals ("EUR", "PLN") only
+    as a word of its own: "Euroregional" says no price in euros."""
+    if text.isalpha() and text.isupper():
+        return re.search(rf"\b{re.escape(text.lower())}\b", low) is not None
+    return text.lower() in low
+
+
 def judge(turn: Turn, reply: str, email: str) -> Optional[str]:
     """None if the reply is right for the turn, else what is wrong with it."""
     low = reply.lower()
@@ -164,7 +173,7 @@ def judge(turn: Turn, reply: str, email: str) -> Optional[str]:
     if turn.language and reply_language(reply) not in (turn.language, None):
         return f"not in the language asked ({turn.language})"
     honest = (DONT_KNOW[turn.language] in low if turn.language else refused(reply)) and email.lower() in low
-    wrong = [x for x in turn.must_not_contain if x.lower() in low]
+    wrong = [x for x in turn.must_not_contain if says(low, x)]
     if wrong:
         return f"must not say {wrong}"
     if turn.expect == "dont_know":

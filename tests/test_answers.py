@@ -372,6 +372,18 @@ def test_when_or_where_events_were_held_is_a_detail_the_page_lacks(facts: Facts)
     assert [r for r, _ in answer] == ["utter_euroregional_center_events"]
 
 
+def test_how_much_is_paid_words_apart_is_a_detail_the_page_lacks(facts: Facts) -> None:
+    """The page names who pays for the visiting professors, never how much."""
+    for text in ("how much does the university pay for it?", "a ile uczelnia za to płaci?"):
+        pays = text.index("pay") if "pay" in text else text.index("płaci")
+        entities = [{"entity": "aspect", "value": "funding", "start": pays, "end": pays + 5}]
+        answer, _ = answers.answer(facts._values, text, entities, "visiting_professors", current="visiting_professors")
+        assert [r for r, _ in answer] == ["utter_dont_know_visiting_professors"], text
+    answer, _ = answers.answer(facts._values, "who pays for it?", [{"entity": "aspect", "value": "funding", "start": 4, "end": 8}],
+                               "visiting_professors")
+    assert [r for r, _ in answer] == ["utter_visiting_professors_funding"]
+
+
 def test_a_name_inside_a_longer_name_is_not_asked_about(facts: Facts) -> None:
     text = "does the European Social Fund pay for it?"
     entities = [{"entity": "country", "value": "Europe", "start": 9, "end": 17},
@@ -723,3 +735,14 @@ def test_a_word_inside_a_topics_full_name_is_part_of_the_name(facts: Facts) -> N
     last = name.split()[-1]
     entities = _spans(text, [(name, "subject", "euroregional_center"), (last, "aspect", "activities")])
     assert answers.asked_values(entities, "aspect") == [] and answers.asked_values(entities, "subject") == ["euroregional_center"]
+
+
+def test_a_founder_named_in_a_partnerships_question_gets_what_the_center_does_too(facts: Facts) -> None:
+    """"does Grodno educate students with UMB?", taken for a partnerships question: the founder, what the
+    center does, and the conversation goes on about the center."""
+    partner = facts.euroregional_center.founding_partners[1]
+    text = f"does the {partner} educate students with UMB?"
+    entities = _spans(text, [(partner, "institution", partner), ("educate", "aspect", "activities")])
+    answer, topic = answers.answer(facts._values, text, entities, "partnerships")
+    assert [r for r, _ in answer] == ["utter_partnerships_center_partner", "utter_euroregional_center_activities"]
+    assert topic == "euroregional_center"

@@ -46,6 +46,13 @@ def test_a_wrong_reply_fails_its_turn(facts) -> None:
     assert conversations.judge(unknown, f"I don't know that; write to {facts.contact.email}.", facts.contact.email) is None
 
 
+def test_a_code_in_capitals_a_reply_must_not_say_counts_as_a_word_of_its_own(facts) -> None:
+    turn = conversations.Turn("how much is an exchange?", expect="dont_know", must_not_contain=["EUR"])
+    honest = f"I don't know that about the {facts.euroregional_center.name}; write to {facts.contact.email}."
+    assert conversations.judge(turn, honest, facts.contact.email) is None
+    assert conversations.judge(turn, f"It costs 300 EUR; write to {facts.contact.email}.", facts.contact.email)
+
+
 def test_a_reply_in_the_wrong_language_fails_its_turn(facts) -> None:
     turn = conversations.Turn("a faks?", must_contain=[[facts.contact.fax]], language="pl")
     assert conversations.judge(turn, f"Numer faksu biura to {facts.contact.fax}.", facts.contact.email) is None

@@ -114,6 +114,7 @@ def detector() -> LanguageModel:
     ("faks?", "pl"), ("dzięki", "pl"), ("dzieki", "pl"), ("telefon?", "pl"), ("a faks?", "pl"), ("cześć", "pl"),
     ("kiedy powstalo centrum euroregionalne", "pl"), ("Łódź", "pl"),  # a Polish letter settles it
     ("fax?", "en"), ("thanks", "en"), ("bye", "en"), ("what is the phone number", "en"),
+    ("a fax?", None),  # Polish writes "fax" too ("a fax?" is "and the fax?"): the conversation keeps its language
     ("ok", None), ("hi", None), ("?", None), ("", None), ("UMB", None), ("email?", None), ("ok thx", None),
     # the page's English names inside a Polish message are names, not English; a message of names alone is told by them
     ("jaki numer ma Office for Science and International Cooperation?", "pl"), ("Euroregionalne Centrum Medyczne", "pl"),
