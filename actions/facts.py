@@ -207,6 +207,26 @@ def has_fact(facts: Dict[str, Any], field: str) -> bool:
     return True
 
 
+def english_names(facts: Dict[str, Any], min_words: int = 3) -> List[str]:
+    """The facts written in English words, of `min_words` or more (the programme's title, the center's
+    and the partners' names), as a Polish message may quote them; not their Polish forms (`_pl`)."""
+    found: List[str] = []
+
+    def walk(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not k.endswith(POLISH) and k not in ("source", "version"):
+                    walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and len(node.split()) >= min_words:
+            found.append(node)
+
+    walk(facts)
+    return found
+
+
 def _check_changes(path: Path, doc: Any, facts: Dict[str, Any]) -> None:
     """Each fact recorded as changed by staff is one the file has."""
     for i, change in enumerate(facts["source"].get("changed_by_staff", [])):

@@ -40,7 +40,7 @@ LANGUAGE = "language"
 FIRST_CLASSIFIER_UNSURE = "first_classifier_unsure"
 
 from actions.answers import TOPIC_INTENTS, asks_only_details, refers_back
-from actions.facts import FACTS_PATH, RASA_LAST_GOOD, FactsError, FactsStore
+from actions.facts import FACTS_PATH, RASA_LAST_GOOD, FactsError, FactsStore, english_names
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,9 @@ class LanguageDetector(GraphComponent):
     all others English. Each message gets the `language` entity ("en"/"pl"), which fills the
     `language` slot, so the conversation follows the user's switches; a message that does not tell
     ("ok", "hi", "?") gets none and the slot keeps its value. The components after it read the
-    `language` attribute (the spelling corrector mends Polish words towards Polish ones only).
+    `language` attribute (the spelling corrector mends Polish words towards Polish ones only). The
+    page's English names and titles in a message (from the facts file) do not count, unless the
+    message is nothing else.
     """
 
     @staticmethod
@@ -119,9 +121,31 @@ class LanguageDetector(GraphComponent):
         return {"polish_examples": "data/nlu/pl"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Optional[LanguageModel] = None) -> None:
+                 model: Optional[LanguageModel] = None, facts: Optional[FactsStore] = None) -> None:
         self.config, self._model_storage, self._resource = config, model_storage, resource
         self.model = model
+        self.facts = facts or FactsStore(FACTS_PATH, last_good=RASA_LAST_GOOD)
+        self._names: Tuple[Optional[Dict[str, Any]], Optional["re.Pattern[str]"]] = (None, None)
+
+    def _page_names(self) -> Optional["re.Pattern[str]"]:
+        """The page's English names and titles (actions.facts.english_names), read from the facts file, so
+        a Polish question quoting one as it is ("kto finansuje program High quality of training is ...?")
+        is told by its own words. None when the facts cannot be read (logged; the text is then told as it is)."""
+        try:
+            facts = self.facts.get()
+        except FactsError as e:
+            logger.error("Cannot tell the page's names, the language is told from the whole message: %s", e)
+            return None
+        if self._names[0] is not facts:
+            names = sorted(set(english_names(facts)), key=len, reverse=True)
+            self._names = (facts, re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE) if names else None)
+        return self._names[1]
+
+    def _told_from(self, text: str) -> str:
+        """The text without the page's English names, unless nothing else is left ("Mayo Clinic?")."""
+        names = self._page_names()
+        rest = names.sub(" ", text) if names else text
+        return rest if re.search(r"[^\W\d_]", rest) else text
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -156,7 +180,7 @@ class LanguageDetector(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
-            language = self.model.detect(text) if self.model and text else None
+            language = self.model.detect(self._told_from(text)) if self.model and text else None
             message.set(LANGUAGE, language)
             if language:
                 entity = {ENTITY_ATTRIBUTE_TYPE: LANGUAGE, ENTITY_ATTRIBUTE_VALUE: language, ENTITY_ATTRIBUTE_START: 0,

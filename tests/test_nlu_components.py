@@ -131,6 +131,24 @@ def test_a_title_in_quotation_marks_is_a_name_not_the_messages_language(detector
         assert detector.detect(f"who funds the programme {quoted}?") == "en"
 
 
+def test_the_pages_english_names_in_a_message_leave_its_language_to_its_own_words(detector, facts) -> None:
+    """The programme's title as the page writes it, unquoted, in a Polish question (read from the facts file)."""
+    from rasa.shared.nlu.training_data.message import Message
+
+    from rasa_addons.nlu import LanguageDetector
+
+    component = LanguageDetector(LanguageDetector.get_default_config(), None, None, model=detector)
+    title = facts.visiting_professors.programme
+
+    def told(text: str) -> str:
+        return component.process([Message(data={"text": text})])[0].get("language")
+
+    assert detector.detect(f"kto finansuje program {title}?") == "en"  # the title's words outweigh the rest
+    assert told(f"kto finansuje program {title}?") == "pl"
+    assert told(f"who funds the programme {title}?") == "en"
+    assert told(title) == "en"  # a name alone is told by its words
+
+
 def test_the_detectors_remembered_word_terms_give_the_score_of_its_formula(detector) -> None:
     """A word's terms are remembered (rasa_addons/language.py): the score stays the formula's, to the bit."""
     from rasa_addons.language import PIECES_WEIGHT, word_features
