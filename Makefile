@@ -37,7 +37,7 @@ run: setup
 test: setup
 	$(BIN)/python -m staff.check  # make check: rasa data validate + the project's own checks
 	$(BIN)/python -m staff.test_bot --stories-only  # conversation tests: Rasa's e2e story evaluation, strict but for the language entity
-	$(BIN)/python -m pytest -n 2 --dist loadgroup  # two workers, a module whole on one (tests/conftest.py)
+	$(BIN)/python -m pytest -n 3 --dist loadgroup  # three workers, a module whole on one (tests/conftest.py)
 
 # Staff tools (docs/STAFF.md): check the data, test the bot, list what users asked that went unanswered.
 .PHONY: check test-bot unanswered

@@ -95,8 +95,8 @@ class ActionAnswerLastUpdate(TopicAction):
 class ActionAnswerFollowup(Action):
     """A question that names no topic ("when was it founded?") is about the last answer's topic, or
     about the one topic that has what it asks; at the start of a conversation one that names an
-    institution or a place is about the partnerships (what the page says of it); with none of these,
-    the honest "I didn't understand"."""
+    institution or a place is about the partnerships (what the page says of it), one that names a year
+    of one topic's facts about that topic; with none of these, the honest "I didn't understand"."""
 
     def name(self) -> Text:
         return "action_answer_followup"
@@ -108,6 +108,12 @@ class ActionAnswerFollowup(Action):
         topic = named[0] if named else answers.topic_of(tracker.get_slot("topic"), _values(tracker, "aspect"), _values(tracker, "contact_channel"), generic)
         if topic is None and (_values(tracker, "institution") or _values(tracker, "country")):
             topic = answers.PLACES_TOPIC  # "do NIH researchers come here?" at the start: what the page says of it
+        if topic is None:
+            facts = _facts(dispatcher)
+            if facts is None:
+                return []
+            years = answers.years_named(facts, message.get("text") or "")
+            topic = years[0]["value"] if years else None  # "who signed the agreement in 2003?" at the start
         return _answer(dispatcher, tracker, topic)
 
 
@@ -172,6 +178,10 @@ class ActionExplainScope(Action):
         # Grodno connected to UMB somehow?", "ile uniwersytetów letnich zorganizowano?" (not a contact word alone)
         if named and (fallback or named != "contact" and _unsure(tracker)):
             return _answer(dispatcher, tracker, named)
+        subjects = set(_values(tracker, "subject"))
+        if fallback and len(subjects) == 1 and subjects <= set(answers.ANSWERS):
+            # torn between a topic and a follow-up, naming the topic: "when was the page updated and who did it"
+            return _answer(dispatcher, tracker, subjects.pop())
         message = tracker.latest_message
         named = answers.unsure_topic(facts, message.get("text") or "", message.get("entities") or [], tracker.get_slot("topic"))
         if named:

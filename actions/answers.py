@@ -701,11 +701,22 @@ def _since_when(text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any
     return entities
 
 
+# Topics about a party other than the office (the center, the visiting professors), whose own contact details
+# the page does not give
+OTHER_PARTIES = ("euroregional_center", "visiting_professors")
+
+
+def _names_the_office(entities: List[Dict[str, Any]]) -> bool:
+    return "office" in asked_values(entities, "contact_channel") or "contact" in asked_values(entities, "subject")
+
+
 def answer(facts: Dict[str, Any], text: str, entities: List[Dict[str, Any]], topic: str,
            current: Optional[str] = None) -> Tuple[Answer, str]:
     """The answer to a message understood as being about `topic` (in a conversation about
     `current`), and the topic it ends on."""
     result: Answer = []
+    if topic == "contact" and current in OTHER_PARTIES and refers_back(text) and not _names_the_office(entities):
+        return dont_know(facts, current), current  # "and its e-mail?" after the center: the page gives the office's only
     entities = _since_when(text, _bare_number_is_the_fax(text, _outermost([e for e in entities if e.get("entity") not in NOT_ASKED])))
     entities = _who(text, entities)
     generic = question_words_only(text, entities)

@@ -111,39 +111,45 @@ class LanguageDetector(GraphComponent):
     all others English. Each message gets the `language` entity ("en"/"pl"), which fills the
     `language` slot, so the conversation follows the user's switches; a message that does not tell
     ("ok", "hi", "?") gets none and the slot keeps its value. The components after it read the
-    `language` attribute (the spelling corrector mends Polish words towards Polish ones only). The
-    page's English names and titles in a message (from the facts file) do not count, unless the
-    message is nothing else.
+    `language` attribute (the spelling corrector mends Polish words towards Polish ones only). Names in
+    a message (of the topics and institutions, and the page's English names and titles, from the facts
+    file) do not count, unless the message is nothing else.
     """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"polish_examples": "data/nlu/pl"}
+        # the names of the topics and institutions (lookup tables) say nothing of a message's language
+        return {"polish_examples": "data/nlu/pl", "name_lookups": ["subject", "institution"]}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Optional[LanguageModel] = None, facts: Optional[FactsStore] = None) -> None:
+                 model: Optional[LanguageModel] = None, facts: Optional[FactsStore] = None,
+                 lookup_names: Tuple[str, ...] = ()) -> None:
         self.config, self._model_storage, self._resource = config, model_storage, resource
         self.model = model
         self.facts = facts or FactsStore(FACTS_PATH, last_good=RASA_LAST_GOOD)
-        self._names: Tuple[Optional[Dict[str, Any]], Optional["re.Pattern[str]"]] = (None, None)
+        self.lookup_names = lookup_names
+        self._names: Tuple[Any, Optional["re.Pattern[str]"]] = (False, None)
 
-    def _page_names(self) -> Optional["re.Pattern[str]"]:
-        """The page's English names and titles (actions.facts.english_names), read from the facts file, so
-        a Polish question quoting one as it is ("kto finansuje program High quality of training is ...?")
-        is told by its own words. None when the facts cannot be read (logged; the text is then told as it is)."""
+    def _names_pattern(self) -> Optional["re.Pattern[str]"]:
+        """The names that say nothing of a message's language: the English ones of two words or more in
+        the `name_lookups` tables ("visiting professors", "international office", "Mayo Clinic"), and the page's
+        English names and titles (actions.facts.english_names), read from the facts file, so a Polish
+        question quoting one as it is ("kto finansuje program High quality of training is ...?") is told
+        by its own words. Without the facts (logged), the lookup names alone."""
         try:
-            facts = self.facts.get()
+            facts: Optional[Dict[str, Any]] = self.facts.get()
         except FactsError as e:
-            logger.error("Cannot tell the page's names, the language is told from the whole message: %s", e)
-            return None
+            logger.error("Cannot tell the page's names, the language is told without them: %s", e)
+            facts = None
         if self._names[0] is not facts:
-            names = sorted(set(english_names(facts)), key=len, reverse=True)
-            self._names = (facts, re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE) if names else None)
+            names = sorted({*self.lookup_names, *(english_names(facts) if facts else [])}, key=len, reverse=True)
+            pattern = r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)"
+            self._names = (facts, re.compile(pattern, re.IGNORECASE) if names else None)
         return self._names[1]
 
     def _told_from(self, text: str) -> str:
-        """The text without the page's English names, unless nothing else is left ("Mayo Clinic?")."""
-        names = self._page_names()
+        """The text without the names that say nothing of its language, unless nothing else is left ("Mayo Clinic?")."""
+        names = self._names_pattern()
         rest = names.sub(" ", text) if names else text
         return rest if re.search(r"[^\W\d_]", rest) else text
 
@@ -157,7 +163,9 @@ class LanguageDetector(GraphComponent):
              execution_context: ExecutionContext, **kwargs: Any) -> "LanguageDetector":
         with model_storage.read_from(resource) as path:
             model = LanguageModel.from_dict(json.loads((path / "language.json").read_text(encoding="utf-8")))
-        return cls(config, model_storage, resource, model)
+            names = path / "names.json"
+            lookup_names = tuple(json.loads(names.read_text(encoding="utf-8"))) if names.exists() else ()
+        return cls(config, model_storage, resource, model, lookup_names=lookup_names)
 
     def _labels(self, training_data: TrainingData) -> List[Tuple[Message, str]]:
         polish = polish_texts(self.config["polish_examples"])
@@ -168,8 +176,12 @@ class LanguageDetector(GraphComponent):
         for message, language in self._labels(training_data):
             texts[language].append(message.get(TEXT))
         model = LanguageModel.train(texts)
+        # the English ones: a Polish name ("biuro współpracy", "wizytujących profesorów") does tell Polish
+        names = sorted({e for table in training_data.lookup_tables if table["name"] in self.config["name_lookups"]
+                        for e in table["elements"] if len(e.split()) >= 2 and model.detect(e) == ENGLISH})
         with self._model_storage.write_to(self._resource) as path:
             (path / "language.json").write_text(json.dumps(model.as_dict()), encoding="utf-8")
+            (path / "names.json").write_text(json.dumps(names), encoding="utf-8")
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -31,20 +31,22 @@ def pytest_configure(config: pytest.Config) -> None:
     import_skops_first()
 
 
-# `make test` runs the modules on two xdist workers (`--dist loadgroup`), each module whole on one worker
-# so that its servers start once. These share the machine's PostgreSQL and Redis (tables, the lock store,
-# a test that cuts a database connection): they run on one worker, one after the other. xdist hands out
-# the groups with the most tests first; the staff loop (one test that retrains a model for minutes) joins
-# them, so that the other worker runs everything else meanwhile.
+# `make test` runs the modules on three xdist workers (`--dist loadgroup`; the tests wait on servers and
+# browsers much of the time, so a third keeps both cores busy), each module whole on one worker so that
+# its servers start once. These share the machine's PostgreSQL and Redis (tables, the lock store, a test
+# that cuts a database connection): they run on one worker, one after the other.
 ONE_WORKER = frozenset({"test_deploy", "test_limits", "test_retention", "test_scale_out", "test_speedups",
-                             "test_staff_tools", "test_workers", "test_console_retrain"})
+                        "test_staff_tools", "test_workers"})
+# xdist hands out the groups with the most tests first. The staff loop (one test that retrains a model for
+# minutes) rides with the module of the most (quick) tests, so it starts at once on a worker of its own.
+STARTS_FIRST = {"test_console_retrain": "test_answers"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     for item in items:
         module = Path(str(item.fspath)).stem
-        item.add_marker(pytest.mark.xdist_group("services" if module in ONE_WORKER else module))
+        item.add_marker(pytest.mark.xdist_group("services" if module in ONE_WORKER else STARTS_FIRST.get(module, module)))
 
 
 class Facts:

@@ -746,3 +746,35 @@ def test_a_founder_named_in_a_partnerships_question_gets_what_the_center_does_to
     answer, topic = answers.answer(facts._values, text, entities, "partnerships")
     assert [r for r, _ in answer] == ["utter_partnerships_center_partner", "utter_euroregional_center_activities"]
     assert topic == "euroregional_center"
+
+
+def test_a_contact_question_referring_to_the_center_or_the_professors_gets_the_honest_reply(facts: Facts) -> None:
+    """The page gives the office's contact details only: "and its e-mail?" after the center is not the office's."""
+    text = "and its e-mail?"
+    for current in answers.OTHER_PARTIES:
+        answer, topic = answers.answer(facts._values, text, _spans(text, [("e-mail", "contact_channel", "email")]), "contact", current)
+        assert [r for r, _ in answer] == [f"utter_dont_know_{current}"] and topic == current
+    # the office named, or nothing referring back: the office's e-mail
+    for text, found in (("and the office's e-mail?", [("office", "contact_channel", "office"), ("e-mail", "contact_channel", "email")]),
+                        ("what is the e-mail?", [("e-mail", "contact_channel", "email")])):
+        answer, _ = answers.answer(facts._values, text, _spans(text, found), "contact", "euroregional_center")
+        assert "utter_contact_email" in [r for r, _ in answer], text
+
+
+async def test_a_followup_at_the_start_naming_a_year_of_one_topic_is_about_that_topic(facts: Facts) -> None:
+    c = facts.euroregional_center
+    texts, events = await run(actions.ActionAnswerFollowup(),
+                              tracker("ask_followup", {"aspect": ["agreements"]}, text=f"who signed the agreement in {c.founded}?"))
+    assert texts and all(partner in " ".join(texts) for partner in c.founding_partners)
+    assert events == [SlotSet("topic", "euroregional_center")]
+
+
+async def test_a_message_torn_between_a_topic_and_a_followup_that_names_the_topic_is_answered_about_it(facts: Facts) -> None:
+    named = tracker("nlu_fallback", {"subject": ["last_update"], "aspect": ["founding"]}, text="when was the page updated and who did it")
+    texts, events = await run(actions.ActionExplainScope(), named)
+    expected, _ = await run(actions.ActionAnswerLastUpdate(), tracker("ask_last_update", {"subject": ["last_update"]}))
+    assert texts == expected and events == [SlotSet("topic", "last_update")]
+    # two topics named, or none: not understood
+    for entities in ({"subject": ["last_update", "contact"]}, {}):
+        [text], events = await run(actions.ActionExplainScope(), tracker("nlu_fallback", entities, text="hmm"))
+        assert text.startswith("Sorry, I didn't understand that") and events == []

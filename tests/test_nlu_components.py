@@ -147,6 +147,10 @@ def test_the_pages_english_names_in_a_message_leave_its_language_to_its_own_word
     assert told(f"kto finansuje program {title}?") == "pl"
     assert told(f"who funds the programme {title}?") == "en"
     assert told(title) == "en"  # a name alone is told by its words
+    # the English names of the lookup tables (saved with the model) too: "kim są visiting professors?"
+    named = LanguageDetector(LanguageDetector.get_default_config(), None, None, model=detector, lookup_names=("visiting professors",))
+    assert detector.detect("kim sa visiting professors?") != "pl"
+    assert named.process([Message(data={"text": "kim sa visiting professors?"})])[0].get("language") == "pl"
 
 
 def test_the_detectors_remembered_word_terms_give_the_score_of_its_formula(detector) -> None:

@@ -16,7 +16,7 @@ import sqlite3
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Optional
 
 import pytest
 import redis
@@ -225,8 +225,19 @@ def test_a_dead_worker_is_replaced_while_the_other_serves(two: Assistant, facts:
 
 def test_a_stop_leaves_no_worker_behind(two: Assistant) -> None:
     pids = worker_pids(two) + [int(p) for p in re.findall(r"started worker pid (\d+)", two.log.read_text())]
+    # each worker alive now, by its start time: a worker killed earlier may have left its pid to another process
+    workers = {pid: started for pid in pids if (started := _start_time(pid))}
     two.stop()
     assert two.proc.returncode == 0
     time.sleep(0.5)
-    alive = [pid for pid in pids if os.path.exists(f"/proc/{pid}") and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+    alive = [pid for pid, started in workers.items() if _start_time(pid) == started]
     assert not alive
+
+
+def _start_time(pid: int) -> Optional[str]:
+    """When a live (not zombie) process started (/proc/PID/stat), None when there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
