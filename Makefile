@@ -12,6 +12,11 @@ TRAINING_DATA := config.yml domain.yml $(shell find data -name '*.yml' ! -name f
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
+# `make test` builds and checks what does not depend on each other side by side (their output may
+# interleave); `make run` and the rest, one step after the other
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+MAKEFLAGS += --jobs=3
+endif
 
 .PHONY: setup run test train
 
@@ -34,10 +39,15 @@ train: setup
 run: setup
 	$(BIN)/python scripts/serve.py
 
-test: setup
-	$(BIN)/python -m staff.check  # make check: rasa data validate + the project's own checks
-	$(BIN)/python -m staff.test_bot --stories-only  # conversation tests: Rasa's e2e story evaluation, strict but for the language entity
+# `make test`: the data checked (make check) as soon as the venv is there, the stories once the model is,
+# then the tests; what does not depend on each other (the venv, the widget's npm packages, chromium, the
+# audit's venv) is built side by side (MAKEFLAGS above).
+test: setup check stories
 	$(BIN)/python -m pytest -n 3 --dist loadgroup  # three workers, a module whole on one (tests/conftest.py)
+
+.PHONY: stories
+stories: setup
+	$(BIN)/python -m staff.test_bot --stories-only  # conversation tests: Rasa's e2e story evaluation, strict but for the language entity
 
 # Staff tools (docs/STAFF.md): check the data, test the bot, list what users asked that went unanswered.
 .PHONY: check test-bot unanswered

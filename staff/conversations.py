@@ -48,7 +48,8 @@ SETS = ROOT / "tests" / "eval"
 # Each blind set (tests/eval/NAME.yml) -> the lowest share of conversations whose every turn must get
 # the right reply (`make test` and `make test-bot` fail below it): a few points under the figure
 # measured with the seeded training (docs/EVALUATION.md).
-FLOORS = {"dev": 0.96, "dev2": 0.96, "locked": 0.92, "out_of_scope": 0.96, "pl": 0.94, "locked2": 0.94, "pl_locked2": 0.87}
+FLOORS = {"dev": 0.96, "dev2": 0.96, "locked": 0.92, "out_of_scope": 0.96, "pl": 0.94, "locked2": 0.94, "pl_locked2": 0.90,
+          "pl_locked3": 0.94}
 MAX_REFUSED = 0.04  # share of topic questions that may be answered "I don't know"
 # Every honest "not on the page" reply says this (domain.yml), in its language; a refusal of a topic
 # question is one.
