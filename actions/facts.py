@@ -212,14 +212,14 @@ def english_names(facts: Dict[str, Any], min_words: int = 3) -> List[str]:
     and the partners' names), as a Polish message may quote them; not their Polish forms (`_pl`)."""
     found: List[str] = []
 
-    def walk(node: Any, key: str = "") -> None:
+    def walk(node: Any) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
                 if not k.endswith(POLISH) and k not in ("source", "version"):
-                    walk(v, k)
+                    walk(v)
         elif isinstance(node, list):
             for v in node:
-                walk(v, key)
+                walk(v)
         elif isinstance(node, str) and len(node.split()) >= min_words:
             found.append(node)
 
