@@ -347,6 +347,12 @@ def serve_workers(server_settings: Dict[str, Any], workers: int) -> None:
     logging.getLogger("rasa.core.tracker_store").addFilter(TablesRace())
 
     def run_worker() -> None:
+        # A worker forked after `stop` below was installed (a replacement) inherits it as its SIGTERM
+        # handler: a SIGTERM while it loads the model (seconds, before Sanic installs its own) would run
+        # the main process's handler in the worker and be swallowed, and the worker would then serve on
+        # after the server stopped (seen in tests/test_workers.py). Until Sanic's, the defaults.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         _bind_to_parent(parent)
         serve(**server_settings)
 
