@@ -30,7 +30,7 @@ from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rasa_addons.language import ENGLISH, POLISH, LanguageModel
+from rasa_addons.language import ENGLISH, POLISH, WORD, LanguageModel
 
 # The message attribute (not sent out) in which the language detector leaves "en", "pl" or None for
 # the components after it; the entity it adds for the `language` slot has the same name.
@@ -151,7 +151,7 @@ class LanguageDetector(GraphComponent):
         """The text without the names that say nothing of its language, unless nothing else is left ("Mayo Clinic?")."""
         names = self._names_pattern()
         rest = names.sub(" ", text) if names else text
-        return rest if re.search(r"[^\W\d_]", rest) else text
+        return rest if WORD.search(rest) else text
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
