@@ -2,7 +2,8 @@
 # The assistant's image: both servers, the spaCy pipeline and the trained model built in, built by
 # the same steps as `make setup` (scripts/setup.sh). README "Deployment" and docs/DEPLOY.md explain
 # how to build and run it:   docker build -t umb-assistant:latest .
-# One image, two servers: the default command is the Rasa server; the action server is
+# One image, two servers: the default command is the Rasa server, which with endpoints.yml runs the
+# custom actions itself (ACTIONS_MODULE); the action server, for the scaled setup (endpoints.scaled.yml), is
 #   python -m actions.server --port 5055   (with ACTION_HOST=0.0.0.0), as compose.yaml runs it.
 
 # --- the web chat's socket.io client, from npm -------------------------------------------------------
@@ -36,7 +37,7 @@ RUN useradd --create-home --uid 10001 umb
 WORKDIR /app
 ENV PATH=/app/.venv/bin:$PATH \
     TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    RASA_PORT=5005 ACTION_PORT=5055 ACTION_TIMEOUT=10 GRACEFUL_TIMEOUT=15 \
+    RASA_PORT=5005 ACTION_PORT=5055 ACTIONS_MODULE=actions ACTION_TIMEOUT=10 GRACEFUL_TIMEOUT=15 \
     RASA_MODEL=models/current.tar.gz RASA_ENDPOINTS=endpoints.yml RASA_CREDENTIALS=credentials.yml \
     TRACKER_DB=build/tracker.db UMB_FACTS_FILE=data/facts.yml \
     CORS_ORIGINS="http://localhost:5005 http://127.0.0.1:5005"

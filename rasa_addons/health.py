@@ -1,8 +1,8 @@
 """Health endpoints of the Rasa server, for probes and load balancers, and its graceful stop.
 
 - `GET /health/live`: 200 while the process serves requests (liveness: restart it if this fails).
-- `GET /health/ready`: 200 when it can answer a message: the model is loaded, the action server
-  answers its /health, the tracker store and the lock store answer; 503 otherwise, and from the
+- `GET /health/ready`: 200 when it can answer a message: the model is loaded, the custom actions
+  are loaded in this process or the action server answers its /health, the tracker store and the lock store answer; 503 otherwise, and from the
   moment the server is told to stop. The body names each check and its state (`ok`, `down`,
   `timeout`, `not loaded`, `stopping`), never a host name or a secret; why a check failed goes to
   the log, once per change.
@@ -38,6 +38,8 @@ import aiohttp
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from rasa_addons import inprocess
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +116,19 @@ class Readiness:
             async with session.get(url) as answer:
                 answer.raise_for_status()
 
+    @staticmethod
+    async def _actions(endpoint: Any) -> None:
+        inprocess.executor(endpoint)
+
     async def states(self, agent: Any, stopping: bool) -> Dict[str, str]:
         """Each check's state; the checks that do not apply (an in-memory store) are left out."""
         if agent is None or not agent.is_ready():
             return {"server": "stopping" if stopping else OK, "model": "not loaded"}
         checks: Dict[str, Callable[[], Awaitable[Any]]] = {}
-        if agent.action_endpoint is not None and agent.action_endpoint.url:
+        if inprocess.module(agent.action_endpoint):  # the custom actions load in this process
+            endpoint = agent.action_endpoint
+            checks["actions"] = lambda: self._actions(endpoint)
+        elif agent.action_endpoint is not None and agent.action_endpoint.url:
             url = health_url(agent.action_endpoint.url)
             checks["action_server"] = lambda: self._action_server(url)
         for name, store in (("tracker_store", agent.tracker_store), ("lock_store", agent.lock_store)):

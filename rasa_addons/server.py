@@ -164,10 +164,11 @@ def keep_json_logs() -> None:
 
 def prepare(env: Mapping[str, str] = os.environ, lock: Path = LOCK) -> str:
     """Everything done before Rasa runs; what was done, in one line."""
-    from rasa_addons import speedups
+    from rasa_addons import inprocess, speedups
 
     version = check_rasa_version(lock)
     speedups.apply()
+    inprocess.apply()
     seconds = float(env.get("ACTION_TIMEOUT") or DEFAULT_ACTION_TIMEOUT)
     limit_action_wait(seconds)
     timeouts = server_timeouts(env)

@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 class Assistant:
-    """Both servers on free ports, with their own tracker database; `env` overrides any setting.
+    """The assistant on free ports (an action server too, with ACTIONS_MODULE empty), with its own
+    tracker database; `env` overrides any setting.
     Rate limits are high and the Rasa server has one worker unless set (see RATE_LIMIT_* and
     RASA_WORKERS in .env.example). `root` is the project directory to run: this one, or a copy of
     it (a deployment checkout whose files the staff console changes and retrains from)."""
@@ -56,7 +57,7 @@ class Assistant:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     def start(self, timeout: float = 180) -> "Assistant":
-        """Start both servers and wait until both answer; the log says why when they do not."""
+        """Start the servers and wait until they answer; the log says why when they do not."""
         log = open(self.log, "a")
         self.proc = subprocess.Popen(
             [sys.executable, str(self.root / "scripts" / "serve.py")],
@@ -68,15 +69,21 @@ class Assistant:
                 raise RuntimeError(f"servers exited early:\n{self.log.read_text()[-3000:]}")
             try:
                 # the model loaded (/health/ready says so even when a test keeps the action server
-                # away on purpose) and the action server answers
-                ready = requests.get(f"{self.url}/health/ready", timeout=5).json()
-                if ready.get("checks", {}).get("model") == "ok" and requests.get(f"http://127.0.0.1:{self.action_port}/health", timeout=2).ok:
+                # away on purpose) and the custom actions loaded in it, or the action server answers
+                checks = requests.get(f"{self.url}/health/ready", timeout=5).json().get("checks", {})
+                if checks.get("model") == "ok" and (checks.get("actions") == "ok" or self._action_server_answers()):
                     return self
             except (requests.ConnectionError, requests.Timeout, ValueError):
                 pass
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"servers not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def _action_server_answers(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.action_port}/health", timeout=2).ok
+        except (requests.ConnectionError, requests.Timeout):
+            return False
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -1,7 +1,9 @@
-"""Run the assistant: the action server and the Rasa server together, in the foreground.
+"""Run the assistant: the Rasa server (the custom actions inside it) and the staff console, in the foreground.
 
-Settings come from the environment, loaded from `.env` (see .env.example). Ctrl-C (or SIGTERM)
-stops both: the Rasa server first, which finishes the requests it holds (up to GRACEFUL_TIMEOUT
+The custom actions run inside the Rasa server (ACTIONS_MODULE, rasa_addons/inprocess.py); with
+ACTIONS_MODULE empty, an action server is started beside it and Rasa calls it, as in the scaled
+setup. Settings come from the environment, loaded from `.env` (see .env.example). Ctrl-C (or SIGTERM)
+stops them all: the console, the Rasa server, which finishes the requests it holds (up to GRACEFUL_TIMEOUT
 seconds; they may still need the action server), then the action server. A server that dies (crash, `kill -9`, out of memory) is restarted on its own, after
 1, 2, 4 ... up to 30 seconds (the wait starts again at 1 s once a server has run for 60 s); the log
 says which one died, how (exit code or signal) and when it came back. A server that cannot start at
@@ -22,7 +24,7 @@ from typing import List, Optional
 from dotenv import load_dotenv
 
 from channels.settings import write_active_credentials
-from rasa_addons import logs
+from rasa_addons import inprocess, logs
 from rasa_addons.server import file_lock_store, redis_answers, with_lock_store, worker_plan
 
 logger = logging.getLogger("serve")
@@ -30,6 +32,9 @@ logger = logging.getLogger("serve")
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
     "RASA_PORT": "5005",
+    # the package of custom actions the Rasa server runs itself (rasa_addons/inprocess.py); empty: an
+    # action server is started on ACTION_PORT and Rasa calls it
+    "ACTIONS_MODULE": "actions",
     "ACTION_PORT": "5055",
     "RASA_MODEL": "models/current.tar.gz",
     "RASA_ENDPOINTS": "endpoints.yml",
@@ -82,23 +87,27 @@ def api_args() -> List[str]:
     return ["--enable-api", "--auth-token", token]
 
 
-def commands() -> List[List[str]]:
+def action_server_command() -> Optional[List[str]]:
+    """The action server (loopback only, token required: actions/server.py), or None when the
+    endpoints file runs the custom actions inside the Rasa server."""
+    if inprocess.configured(Path(os.environ["RASA_ENDPOINTS"])):
+        return None
+    return [sys.executable, "-m", "actions.server", "--port", os.environ["ACTION_PORT"]]
+
+
+def rasa_command() -> List[str]:
     env = os.environ
     return [
-        # loopback only, token required (actions/server.py)
-        [sys.executable, "-m", "actions.server", "--port", env["ACTION_PORT"]],
-        [
-            # Rasa's `rasa run`, with the pinned version checked and the speed fixes and the action
-            # timeout applied first (rasa_addons/server.py)
-            sys.executable, "-m", "rasa_addons.server", "run",
-            "--model", env["RASA_MODEL"],
-            "--endpoints", env["RASA_ENDPOINTS"],
-            "--credentials", env["RASA_CREDENTIALS"],
-            "--interface", "127.0.0.1",
-            "--port", env["RASA_PORT"],
-            "--cors", *env["CORS_ORIGINS"].split(),
-            *api_args(),
-        ],
+        # Rasa's `rasa run`, with the pinned version checked and the speed fixes and the action
+        # timeout applied first (rasa_addons/server.py)
+        sys.executable, "-m", "rasa_addons.server", "run",
+        "--model", env["RASA_MODEL"],
+        "--endpoints", env["RASA_ENDPOINTS"],
+        "--credentials", env["RASA_CREDENTIALS"],
+        "--interface", "127.0.0.1",
+        "--port", env["RASA_PORT"],
+        "--cors", *env["CORS_ORIGINS"].split(),
+        *api_args(),
     ]
 
 
@@ -121,7 +130,6 @@ def use_workers() -> None:
     logger.info("Rasa server: %d worker process%s (%s)", plan.workers, "es" if plan.workers > 1 else "", plan.why)
 
 
-NAMES = ["action server", "Rasa server"]
 BACKOFF_MAX = 30.0
 # a server that has run this long is considered healthy again: the next restart waits 1 s
 STABLE_AFTER = 60.0
@@ -212,7 +220,10 @@ def main() -> int:
         return 1
     # a stopping Rasa server may take GRACEFUL_TIMEOUT to finish its requests: killed only after that
     stop_timeout = float(os.environ["GRACEFUL_TIMEOUT"]) + float(os.environ.get("STOP_NOTICE") or 0) + 5
-    servers = [Supervised(name, cmd, stop_timeout) for name, cmd in zip(NAMES, commands())]
+    # the action server (if any) first and stopped last: the requests a stopping Rasa server finishes may call it
+    actions = action_server_command()
+    servers = [Supervised("action server", actions, stop_timeout)] if actions else []
+    servers.append(Supervised("Rasa server", rasa_command(), stop_timeout))
     if console_command():
         servers.append(Supervised("staff console", console_command()))
     stopping: List[int] = []
@@ -225,13 +236,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     for server in servers:
         server.start()
-    logger.info("Action server on port %s, Rasa server on http://127.0.0.1:%s", os.environ["ACTION_PORT"], os.environ["RASA_PORT"])
+    logger.info("Rasa server on http://127.0.0.1:%s; custom actions %s", os.environ["RASA_PORT"],
+                f"in an action server on port {os.environ['ACTION_PORT']}" if actions
+                else f"inside it ({os.environ['ACTIONS_MODULE']})")
     failed = False
     while not stopping and not failed:
         failed = not all([server.check() for server in servers])
         time.sleep(0.5)
-    # one after the other, the action server last: the requests the stopping Rasa server finishes may
-    # still call it
     for server in reversed(servers):
         server.terminate()
         server.wait()

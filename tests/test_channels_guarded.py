@@ -24,7 +24,8 @@ def too_long_reply(f: Facts) -> str:
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, platforms: FakePlatforms):
     a = with_env_file(tmp_path_factory.mktemp("apps-guarded"), apps_env(platforms))
-    # the action server is down: Rasa calls a port where nothing listens
+    # the action server is down: Rasa calls it (ACTIONS_MODULE empty) on a port where nothing listens
+    a.env["ACTIONS_MODULE"] = ""
     a.env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{free_port()}/webhook"
     yield a.start()
     a.stop()

@@ -66,9 +66,10 @@ def test_rasa_runs_the_scaled_endpoints_with_the_api_behind_the_token() -> None:
 def test_both_servers_start_as_under_make_run(monkeypatch) -> None:
     """The manifests start the servers with the run command's entry points: the Rasa server with
     the pinned-version check, speed fixes and action timeout (rasa_addons/server.py)."""
-    for variable in ("RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "CORS_ORIGINS", "ACTION_PORT", "RASA_PORT"):
+    for variable in ("RASA_MODEL", "RASA_CREDENTIALS", "CORS_ORIGINS", "ACTION_PORT", "RASA_PORT"):
         monkeypatch.setenv(variable, "x")
-    actions, rasa = serve().commands()
+    monkeypatch.setenv("RASA_ENDPOINTS", str(ROOT / "endpoints.scaled.yml"))  # the manifests' (an action server)
+    actions, rasa = serve().action_server_command(), serve().rasa_command()
     assert ["python", *actions[1:3]] == container("actions")["command"] == ["python", "-m", "actions.server"]
     shell, flag, script, _name = container("rasa")["command"]
     assert (shell, flag) == ("sh", "-c")
@@ -235,13 +236,14 @@ def test_image_starts_the_rasa_server_as_make_run_does(monkeypatch) -> None:
     assert "exec python -m rasa_addons.server run" in command
     for variable in ("RASA_MODEL", "RASA_ENDPOINTS", "RASA_PORT", "CORS_ORIGINS", "RASA_CREDENTIALS", "ACTION_PORT"):
         monkeypatch.setenv(variable, f"<{variable}>")
-    _actions, rasa = serve().commands()
+    rasa = serve().rasa_command()
     options = [arg for arg in rasa if arg.startswith("--")]
     for option in options:
         assert f" {option} " in f" {command} ", option
     assert "--interface 0.0.0.0" in command  # reachable from outside its container
     env_line = " ".join(instructions("ENV"))
-    for variable in ("RASA_PORT", "ACTION_PORT", "RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "TRACKER_DB", "ACTION_TIMEOUT", "GRACEFUL_TIMEOUT"):
+    for variable in ("RASA_PORT", "ACTION_PORT", "ACTIONS_MODULE", "RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "TRACKER_DB",
+                     "ACTION_TIMEOUT", "GRACEFUL_TIMEOUT"):
         assert f"{variable}={defaults[variable]}" in env_line, variable
     assert set(instructions("EXPOSE")[0].split()) == {defaults["RASA_PORT"], defaults["ACTION_PORT"]}
 
@@ -280,9 +282,10 @@ def test_compose_runs_two_rasa_servers_on_postgresql_and_redis() -> None:
 
 def test_compose_action_server_as_under_make_run(monkeypatch) -> None:
     monkeypatch.setenv("ACTION_PORT", serve_defaults()["ACTION_PORT"])
-    for variable in ("RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "CORS_ORIGINS", "RASA_PORT"):
+    for variable in ("RASA_MODEL", "RASA_CREDENTIALS", "CORS_ORIGINS", "RASA_PORT"):
         monkeypatch.setenv(variable, "x")
-    actions, _rasa = serve().commands()
+    monkeypatch.setenv("RASA_ENDPOINTS", str(ROOT / "endpoints.scaled.yml"))  # compose's (an action server)
+    actions = serve().action_server_command()
     service = compose()["services"]["actions"]
     assert service["command"] == ["python", *actions[1:]]
     assert service["environment"]["ACTION_HOST"] == "0.0.0.0"

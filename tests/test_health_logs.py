@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from types import SimpleNamespace
-from typing import Any, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -31,7 +31,7 @@ class Store:
 
 
 def agent(lock_store: Any, action_url: str) -> Any:
-    return SimpleNamespace(is_ready=lambda: True, action_endpoint=SimpleNamespace(url=action_url),
+    return SimpleNamespace(is_ready=lambda: True, action_endpoint=SimpleNamespace(url=action_url, kwargs={}),
                            tracker_store=SimpleNamespace(), lock_store=lock_store)
 
 
@@ -44,6 +44,19 @@ def test_no_model_is_not_ready_and_a_stopping_server_says_so() -> None:
     readiness = health.Readiness()
     assert asyncio.run(readiness.states(None, stopping=False)) == {"server": "ok", "model": "not loaded"}
     assert asyncio.run(readiness.states(None, stopping=True))["server"] == "stopping"
+
+
+def test_custom_actions_in_process_are_checked_instead_of_an_action_server(caplog) -> None:
+    from rasa.utils.endpoints import EndpointConfig
+
+    def ready(module: str) -> Dict[str, str]:
+        return asyncio.run(health.Readiness().states(SimpleNamespace(
+            is_ready=lambda: True, action_endpoint=EndpointConfig(url="http://unused/webhook", actions_module=module),
+            tracker_store=SimpleNamespace(), lock_store=SimpleNamespace()), stopping=False))
+
+    assert ready("actions") == {"server": "ok", "model": "ok", "actions": "ok"}
+    assert ready("no_such_actions") == {"server": "ok", "model": "ok", "actions": "down"}
+    assert "Readiness: actions down (RuntimeError: actions_module 'no_such_actions' does not import" in caplog.text
 
 
 def test_a_down_service_and_a_hung_store_answer_within_the_timeout(caplog) -> None:

@@ -46,6 +46,7 @@ def assistant(tmp_path_factory, actions_proxy: Proxy):
         RASA_AUTH_TOKEN=TOKEN,
         ACTION_SERVER_TOKEN=ACTION_TOKEN,
         ACTION_TIMEOUT="3",
+        ACTIONS_MODULE="",  # Rasa calls the action server, through the proxy
         ACTION_SERVER_URL=f"http://127.0.0.1:{actions_proxy.port}/webhook",
         CORS_ORIGINS=ORIGIN,
     )

@@ -1,6 +1,10 @@
-"""End to end over HTTP: both servers started by the run script, talking through the REST channel."""
+"""End to end over HTTP: the assistant started by the run script with its default settings (the custom
+actions inside the Rasa server), talking through the REST channel."""
+import socket
 import time
 from pathlib import Path
+
+import requests
 
 from channels.guard import MAX_MESSAGE_CHARS
 from scripts.assistant import Assistant
@@ -10,6 +14,15 @@ from tests.conftest import Facts, center_founded_reply, center_location_reply, f
 def test_contact_and_follow_up(assistant: Assistant, facts: Facts) -> None:
     assert assistant.texts("e2e-contact", "what's your phone number?") == [phone_reply(facts)]
     assert assistant.texts("e2e-contact", "and the fax?") == [fax_reply(facts)]
+
+
+def test_the_custom_actions_run_inside_the_rasa_server(assistant: Assistant) -> None:
+    checks = requests.get(f"{assistant.url}/health/ready", timeout=5).json()["checks"]
+    assert checks["actions"] == "ok" and "action_server" not in checks
+    assert "custom actions inside it (actions)" in assistant.log.read_text()
+    assert "action server started" not in assistant.log.read_text()
+    with socket.socket() as s:  # no action server on its port
+        assert s.connect_ex(("127.0.0.1", assistant.action_port)) != 0
 
 
 def test_capabilities_offer_quick_replies(assistant: Assistant, facts: Facts) -> None:

@@ -1,9 +1,12 @@
 """Supervision under the run command (scripts/serve.py): a server killed with `kill -9` comes back on
-its own, and the conversation goes on in context (the tracker store keeps it)."""
+its own, and the conversation goes on in context (the tracker store keeps it). Run here with an
+action server (ACTIONS_MODULE empty), so that it too can be killed."""
 import os
 import re
 import signal
 import time
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -14,6 +17,13 @@ from tests.conftest import Facts, center_founded_reply, center_location_reply, u
 # model again (about 30-45 s on a shared 2-core machine), so it gets more
 ACTIONS_BACK_WITHIN = 30
 RASA_BACK_WITHIN = 90
+
+
+@pytest.fixture(scope="module")
+def assistant(workdir: Path) -> Iterator[Assistant]:
+    a = Assistant(workdir, UMB_FACTS_FILE=str(workdir / "facts.yml"), ACTIONS_MODULE="").start()
+    yield a
+    a.stop()
 
 
 def server_pid(assistant: Assistant, name: str) -> int:

@@ -86,7 +86,7 @@ def test_the_written_endpoints_are_the_file_plus_the_redis_lock_store(tmp_path: 
     assert out.read_text().startswith((ROOT / "endpoints.yml").read_text().rstrip("\n"))
     assert out.read_text().endswith(REDIS_LOCK_STORE) and file_lock_store(out) == "rasa_addons.stores.AtomicRedisLockStore"
     for name, value in {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379", "REDIS_DB": "0", "REDIS_KEY_PREFIX": "umb",
-                        "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook", "ACTION_SERVER_TOKEN": "t",
+                        "ACTIONS_MODULE": "actions", "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook", "ACTION_SERVER_TOKEN": "t",
                         "TRACKER_DB": str(tmp_path / "tracker.db"), "SANIC_WORKERS": "2"}.items():
         monkeypatch.setenv(name, value)
     # Rasa's own rule then allows the workers
