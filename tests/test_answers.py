@@ -1,5 +1,6 @@
 """The answers and the custom actions without a trained model: tracker fixtures, CollectingDispatcher
 (as in Rasa's demo bots), the replies rendered from domain.yml, facts from the facts file."""
+import copy
 import re
 from typing import Any, Dict, List, Optional
 
@@ -247,6 +248,16 @@ def test_a_year_only_one_topic_holds_names_that_topic(facts: Facts) -> None:
     assert answer == [("utter_visiting_professors_funding", values), ("utter_euroregional_center_founding", values)]
     assert last == "euroregional_center"
     assert answers.years_named(f, "anything from 1850?") == []
+
+
+def test_the_years_follow_a_changed_fact(facts: Facts) -> None:
+    """The years are read once per version of the facts: a new version (the file changed) is read again."""
+    year = str(facts.euroregional_center.founded)
+    assert [e["value"] for e in answers.years_named(facts._values, f"the {year} agreement?")] == ["euroregional_center"]
+    changed = copy.deepcopy(facts._values)
+    changed["euroregional_center"]["founded"] = "1987"
+    assert [e["value"] for e in answers.years_named(changed, "anything from 1987?")] == ["euroregional_center"]
+    assert answers.years_named(facts._values, "anything from 1987?") == []
 
 
 # ---------- Polish: the `language` slot is pl (issue 12) ----------
