@@ -22,22 +22,17 @@ Usage: python -m staff.conversations [--model FILE] SET.yml ...  |  --templatize
 import argparse
 import asyncio
 import logging
-import os
 import re
 import secrets
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import requests
 from ruamel.yaml import YAML
 
 from actions.facts import FACTS_PATH, parse as parse_facts
-from scripts.assistant import free_port
 from staff import setup_model_tool
 
 logger = logging.getLogger("staff.conversations")
@@ -196,42 +191,18 @@ class Result:
         return not any(self.problems)
 
 
-class ActionServer:
-    """The project's action server in a subprocess on a free loopback port, for an in-process agent."""
-
-    def __init__(self) -> None:
-        self.port, self.token = free_port(), secrets.token_urlsafe(16)
-        self.proc: Optional[subprocess.Popen] = None
-
-    def __enter__(self) -> "ActionServer":
-        env = {**os.environ, "ACTION_SERVER_TOKEN": self.token, "ACTION_HOST": "127.0.0.1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(self.port)], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("the action server did not start (python -m actions.server)")
-
-    def __exit__(self, *_: Any) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-
-
-def load_agent(model: Path, actions: ActionServer) -> Any:
-    """The trained assistant in-process, calling the action server and with the run's NLG."""
+def load_agent(model: Path) -> Any:
+    """The trained assistant in-process, its custom actions run in it as `make run` runs them
+    (rasa_addons/inprocess.py), with the run's NLG."""
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
+    from rasa_addons import inprocess
+
+    inprocess.apply()
     return Agent.load(
         str(model),
-        action_endpoint=EndpointConfig(f"http://127.0.0.1:{actions.port}/webhook", headers={"Authorization": f"Bearer {actions.token}"},
-                                       enable_selective_domain=True),  # as endpoints.yml
+        action_endpoint=EndpointConfig(actions_module="actions", enable_selective_domain=True),  # as endpoints.yml
         generator=EndpointConfig(type="rasa_addons.nlg.OfficeNLG"),
     )
 
@@ -287,9 +258,8 @@ def refusal_rate(results: Sequence[Result]) -> Tuple[int, int]:
 def evaluate(sets: Sequence[Path], model: Path = MODEL) -> Dict[str, List[Result]]:
     """Every set played through the trained assistant; results by set file name."""
     facts = parse_facts(FACTS_PATH)
-    with ActionServer() as actions:
-        agent = load_agent(model, actions)
-        return {path.stem: asyncio.run(play(agent, load(path, facts), facts["contact"]["email"])) for path in sets}
+    agent = load_agent(model)
+    return {path.stem: asyncio.run(play(agent, load(path, facts), facts["contact"]["email"])) for path in sets}
 
 
 def report(results: Dict[str, List[Result]]) -> Tuple[List[str], bool]:

@@ -95,8 +95,8 @@ async def run(model: Path, report: Path, stories: Path = STORIES, questions: Pat
     agent = Agent.load(str(model))
     story_summary, story_failures = await conversations(agent, stories)
     nlu_summary, nlu_misses, nlu_ok = await heldout(agent, questions)
-    # every reply judged end to end on the blind sets that have a floor (the gate), with the action
-    # server (staff/conversations.py); the other sets are measured with `python -m staff.conversations`
+    # every reply judged end to end on the blind sets that have a floor (the gate), with the custom
+    # actions (staff/conversations.py); the other sets are measured with `python -m staff.conversations`
     gate = [sets / f"{name}.yml" for name in blind.FLOORS if (sets / f"{name}.yml").exists()]
     replies, replies_ok = await asyncio.to_thread(lambda: blind.report(blind.evaluate(gate, model)))
     ok = not story_failures and nlu_ok and replies_ok

@@ -1,5 +1,5 @@
 """Replies end to end on the blind sets (tests/eval/, staff/conversations.py): every conversation
-played through the trained model and the action server, each turn judged on its reply.
+played through the trained model and the custom actions (in-process, as `make run` runs them), each turn judged on its reply.
 
 The floors (staff/conversations.py) sit a few points under the figures measured with the seeded
 training (docs/EVALUATION.md);
