@@ -2,8 +2,9 @@
 
 - `GET /health/live`: 200 while the process serves requests (liveness: restart it if this fails).
 - `GET /health/ready`: 200 when it can answer a message: the model is loaded, the custom actions
-  are loaded in this process or the action server answers its /health, the tracker store and the lock store answer; 503 otherwise, and from the
-  moment the server is told to stop. The body names each check and its state (`ok`, `down`,
+  load in this process (rasa_addons.inprocess) or the action server answers its /health, the
+  tracker store and the lock store answer; 503 otherwise, and from the moment the server is told
+  to stop. The body names each check and its state (`ok`, `down`,
   `timeout`, `not loaded`, `stopping`), never a host name or a secret; why a check failed goes to
   the log, once per change.
 

@@ -87,11 +87,9 @@ def api_args() -> List[str]:
     return ["--enable-api", "--auth-token", token]
 
 
-def action_server_command() -> Optional[List[str]]:
-    """The action server (loopback only, token required: actions/server.py), or None when the
+def action_server_command() -> List[str]:
+    """The action server (loopback only, token required: actions/server.py), started unless the
     endpoints file runs the custom actions inside the Rasa server."""
-    if inprocess.configured(Path(os.environ["RASA_ENDPOINTS"])):
-        return None
     return [sys.executable, "-m", "actions.server", "--port", os.environ["ACTION_PORT"]]
 
 
@@ -221,8 +219,8 @@ def main() -> int:
     # a stopping Rasa server may take GRACEFUL_TIMEOUT to finish its requests: killed only after that
     stop_timeout = float(os.environ["GRACEFUL_TIMEOUT"]) + float(os.environ.get("STOP_NOTICE") or 0) + 5
     # the action server (if any) first and stopped last: the requests a stopping Rasa server finishes may call it
-    actions = action_server_command()
-    servers = [Supervised("action server", actions, stop_timeout)] if actions else []
+    in_process = inprocess.configured(Path(os.environ["RASA_ENDPOINTS"]))
+    servers = [] if in_process else [Supervised("action server", action_server_command(), stop_timeout)]
     servers.append(Supervised("Rasa server", rasa_command(), stop_timeout))
     if console_command():
         servers.append(Supervised("staff console", console_command()))
@@ -237,8 +235,7 @@ def main() -> int:
     for server in servers:
         server.start()
     logger.info("Rasa server on http://127.0.0.1:%s; custom actions %s", os.environ["RASA_PORT"],
-                f"in an action server on port {os.environ['ACTION_PORT']}" if actions
-                else f"inside it ({os.environ['ACTIONS_MODULE']})")
+                f"inside it ({in_process})" if in_process else f"in an action server on port {os.environ['ACTION_PORT']}")
     failed = False
     while not stopping and not failed:
         failed = not all([server.check() for server in servers])

@@ -66,9 +66,8 @@ def test_rasa_runs_the_scaled_endpoints_with_the_api_behind_the_token() -> None:
 def test_both_servers_start_as_under_make_run(monkeypatch) -> None:
     """The manifests start the servers with the run command's entry points: the Rasa server with
     the pinned-version check, speed fixes and action timeout (rasa_addons/server.py)."""
-    for variable in ("RASA_MODEL", "RASA_CREDENTIALS", "CORS_ORIGINS", "ACTION_PORT", "RASA_PORT"):
+    for variable in ("RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "CORS_ORIGINS", "ACTION_PORT", "RASA_PORT"):
         monkeypatch.setenv(variable, "x")
-    monkeypatch.setenv("RASA_ENDPOINTS", str(ROOT / "endpoints.scaled.yml"))  # the manifests' (an action server)
     actions, rasa = serve().action_server_command(), serve().rasa_command()
     assert ["python", *actions[1:3]] == container("actions")["command"] == ["python", "-m", "actions.server"]
     shell, flag, script, _name = container("rasa")["command"]
@@ -282,9 +281,8 @@ def test_compose_runs_two_rasa_servers_on_postgresql_and_redis() -> None:
 
 def test_compose_action_server_as_under_make_run(monkeypatch) -> None:
     monkeypatch.setenv("ACTION_PORT", serve_defaults()["ACTION_PORT"])
-    for variable in ("RASA_MODEL", "RASA_CREDENTIALS", "CORS_ORIGINS", "RASA_PORT"):
+    for variable in ("RASA_MODEL", "RASA_ENDPOINTS", "RASA_CREDENTIALS", "CORS_ORIGINS", "RASA_PORT"):
         monkeypatch.setenv(variable, "x")
-    monkeypatch.setenv("RASA_ENDPOINTS", str(ROOT / "endpoints.scaled.yml"))  # compose's (an action server)
     actions = serve().action_server_command()
     service = compose()["services"]["actions"]
     assert service["command"] == ["python", *actions[1:]]
