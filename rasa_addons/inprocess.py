@@ -29,6 +29,8 @@ import yaml
 logger = logging.getLogger(__name__)
 
 SETTING = "actions_module"
+# this project's package of custom actions: `make run`'s ACTIONS_MODULE and the staff tools' agent
+PACKAGE = "actions"
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 

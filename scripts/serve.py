@@ -34,7 +34,7 @@ DEFAULTS = {
     "RASA_PORT": "5005",
     # the package of custom actions the Rasa server runs itself (rasa_addons/inprocess.py); empty: an
     # action server is started on ACTION_PORT and Rasa calls it
-    "ACTIONS_MODULE": "actions",
+    "ACTIONS_MODULE": inprocess.PACKAGE,
     "ACTION_PORT": "5055",
     "RASA_MODEL": "models/current.tar.gz",
     "RASA_ENDPOINTS": "endpoints.yml",

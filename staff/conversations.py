@@ -202,7 +202,7 @@ def load_agent(model: Path) -> Any:
     inprocess.apply()
     return Agent.load(
         str(model),
-        action_endpoint=EndpointConfig(actions_module="actions", enable_selective_domain=True),  # as endpoints.yml
+        action_endpoint=EndpointConfig(actions_module=inprocess.PACKAGE, enable_selective_domain=True),  # as endpoints.yml
         generator=EndpointConfig(type="rasa_addons.nlg.OfficeNLG"),
     )
 
