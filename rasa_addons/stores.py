@@ -12,19 +12,27 @@ ORM queries replaced by the same SQL prebuilt as SQLAlchemy Core statements: rea
 turn took about half the time (bench/store.py; README, "Speed"), where it had been 40 % of the
 server's CPU. On SQLite (the embedded default) it also keeps its connection and commits to a
 write-ahead log (`sqlite_engine`), which halved a turn again.
+
+It also keeps the trackers of the conversations it saved last (`KEPT_CONVERSATIONS`): reading one back
+asks the database only for the count and latest timestamp of the sender's rows, and gives the tracker
+saved, unless something changed since: a row written or deleted by any process (another worker or
+instance, the staff console's deletion, retention), or an event added to the tracker and not saved
+(a turn that failed half-way). Decoding the rows and replaying the events into a new tracker was
+most of a read. A tracker is kept only when it holds what a read of the latest session gives.
 """
 import itertools
 import json
 import logging
+from collections import OrderedDict
 from contextvars import ContextVar
-from typing import Any, List, Optional, Text
+from typing import Any, List, NamedTuple, Optional, Text, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from rasa.core.lock_store import DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX, LOCK_LIFETIME, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.utils.endpoints import EndpointConfig
@@ -68,6 +76,21 @@ def sqlite_engine(url: Any) -> sa.engine.Engine:
     return engine
 
 
+KEPT_CONVERSATIONS = 256
+
+
+# A sender's rows: how many, and the latest timestamp. Any row written or deleted changes it: rows
+# deleted and as many written again carry later timestamps.
+Key = Tuple[int, Optional[float]]
+
+
+class _Kept(NamedTuple):
+    key: Key  # the sender's rows when the tracker was read or saved
+    tracker: DialogueStateTracker
+    length: int  # its events when saved, and the last of them
+    last: Optional[Event]
+
+
 class CheckedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose failures are logged clearly and reported to the input channel."""
 
@@ -87,33 +110,66 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
         self._latest_session = sa.select(events.c.data).where(*latest).order_by(events.c.id)
         self._all_sessions = sa.select(events.c.data).where(events.c.sender_id == sender).order_by(events.c.id)
         self._stored_count = sa.select(sa.func.count()).select_from(events).where(*latest)
+        self._key = sa.select(sa.func.count(), sa.func.max(events.c.timestamp)).where(events.c.sender_id == sender)
         self._insert = events.insert()
+        self._kept: "OrderedDict[Text, _Kept]" = OrderedDict()
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         query = self._all_sessions if fetch_events_from_all_sessions else self._latest_session
+        key = None
         try:
-            with self.session_scope() as session:
-                events = [json.loads(data) for data in session.execute(query, {"sender_id": sender_id}).scalars()]
+            with self.engine.begin() as connection:
+                if not fetch_events_from_all_sessions:
+                    key = self._read_key(connection, sender_id)
+                    kept = self._kept.get(sender_id)
+                    if kept is not None and kept.key == key and _intact(kept, kept.tracker) and len(kept.tracker.events) == kept.length:
+                        self._kept.move_to_end(sender_id)
+                        return kept.tracker
+                events = [json.loads(data) for data in connection.execute(query, {"sender_id": sender_id}).scalars()]
         except Exception as e:
             _report(f"reading {self.engine.url.database}", e)
             raise
         if not (self.domain and events):
             return None
-        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        if key is not None:
+            self._keep(key, tracker)
+        return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Rasa's save: stream the events, then store those not stored yet in this session."""
         await self.stream_events(tracker)
+        sender_id = tracker.sender_id
+        kept = self._kept.pop(sender_id, None)
         try:
-            with self.session_scope() as session:
-                stored = session.execute(self._stored_count, {"sender_id": tracker.sender_id}).scalar()
-                rows = [self._row(tracker.sender_id, event.as_dict()) for event in itertools.islice(tracker.events, stored, None)]
+            with self.engine.begin() as connection:
+                count, newest = self._read_key(connection, sender_id)
+                if kept is not None and kept.key == (count, newest) and _intact(kept, tracker):
+                    stored = kept.length  # the kept tracker's events are what a read of its session gives
+                else:
+                    stored = connection.execute(self._stored_count, {"sender_id": sender_id}).scalar()
+                rows = [self._row(sender_id, event.as_dict()) for event in itertools.islice(tracker.events, stored, None)]
                 if rows:
-                    session.execute(self._insert, rows)
-                session.commit()
+                    connection.execute(self._insert, rows)
         except Exception as e:
             _report(f"writing {self.engine.url.database}", e)
             raise
+        written = [row["timestamp"] for row in rows if row["timestamp"] is not None]
+        self._keep((count + len(rows), max([newest, *written]) if newest is not None else max(written, default=None)), tracker)
+
+    def _read_key(self, connection: Any, sender_id: Text) -> Key:
+        count, newest = connection.execute(self._key, {"sender_id": sender_id}).one()
+        return count, newest
+
+    def _keep(self, key: Key, tracker: DialogueStateTracker) -> None:
+        """Keep the tracker if it holds what a read of the latest session gives: no session started
+        after its first event (a read starts at the latest SessionStarted)."""
+        self._kept.pop(tracker.sender_id, None)
+        if any(isinstance(event, SessionStarted) for event in itertools.islice(tracker.events, 1, None)):
+            return
+        self._kept[tracker.sender_id] = _Kept(key, tracker, len(tracker.events), tracker.events[-1] if tracker.events else None)
+        if len(self._kept) > KEPT_CONVERSATIONS:
+            self._kept.popitem(last=False)
 
     @staticmethod
     def _row(sender_id: Text, data: dict) -> dict:
@@ -122,6 +178,14 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
             "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
             "action_name": data.get("name"), "data": json.dumps(data),
         }
+
+
+def _intact(kept: _Kept, tracker: DialogueStateTracker) -> bool:
+    """The kept tracker, still holding the events it held when kept (maybe more after them)."""
+    events = tracker.events
+    if tracker is not kept.tracker or len(events) < kept.length:
+        return False
+    return kept.length == 0 or events[kept.length - 1] is kept.last
 
 
 def own_prefix(store: RedisLockStore) -> str:

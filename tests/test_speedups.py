@@ -224,6 +224,66 @@ async def test_tracker_store_writes_and_reads_what_rasas_does(dialect: str, tmp_
     assert our_rows == rasa_rows
 
 
+def _dicts(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
+    return [event.as_dict() for event in tracker.events]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+async def test_kept_trackers_are_what_a_read_gives_and_changes_elsewhere_are_seen(dialect: str, tmp_path) -> None:
+    """A kept tracker is given back only while it equals a read from the database: writes and deletions by
+    another store (worker, instance, the console's deletion) and events added but not saved are seen."""
+    domain = Domain.load(str(ROOT / "domain.yml"))
+
+    def store() -> CheckedSQLTrackerStore:  # two of them: two processes on one database
+        if dialect == "sqlite":
+            return CheckedSQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "kept.db"))
+        return CheckedSQLTrackerStore(domain, dialect="postgresql", host="127.0.0.1", port=5432, db="umb_test_kept",
+                                      username="postgres", login_db="postgres")
+
+    ours, other = store(), store()
+    with ours.engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM events"))
+
+    async def fresh(sender: str) -> List[Dict[str, Any]]:  # what a store that keeps nothing reads
+        tracker = await store().retrieve(sender)
+        return _dicts(tracker) if tracker else []
+
+    turns = _turns()
+    for sender, *events in turns[:3]:
+        tracker = await ours.retrieve(sender) or DialogueStateTracker(sender, domain.slots)
+        for event in events:
+            tracker.update(event)
+        await ours.save(tracker)
+    kept = await ours.retrieve("a")
+    assert await ours.retrieve("a") is kept  # the same turn, nothing changed: kept
+    assert _dicts(kept) == await fresh("a") and len(kept.events) == 12
+
+    kept.update(ActionExecuted("action_listen", timestamp=5000))  # a turn that failed before its save
+    assert _dicts(await ours.retrieve("a")) == await fresh("a") and len(await fresh("a")) == 12
+
+    elsewhere = await other.retrieve("a")  # another instance answers a turn of the same conversation
+    for event in turns[4][1:]:
+        elsewhere.update(event)
+    await other.save(elsewhere)
+    seen = await ours.retrieve("a")
+    assert len(seen.events) == 17 and _dicts(seen) == await fresh("a")
+
+    for event in turns[2][1:]:  # our next turn, saved on the tracker read
+        seen.update(event)
+    await ours.save(seen)
+    assert await ours.retrieve("a") is seen and _dicts(seen) == await fresh("a") and len(seen.events) == 22
+
+    with other.engine.begin() as connection:  # deleted at the person's request, then as many rows written anew
+        rows = connection.execute(sa.text("SELECT count(*) FROM events WHERE sender_id = 'a'")).scalar()
+        connection.execute(sa.text("DELETE FROM events WHERE sender_id = 'a'"))
+    assert await ours.retrieve("a") is None
+    again = DialogueStateTracker("a", domain.slots)
+    for number in range(rows):
+        again.update(ActionExecuted("action_listen", timestamp=6000 + number))
+    await other.save(again)
+    assert _dicts(await ours.retrieve("a")) == _dicts(again)
+
+
 def _lookup_patterns() -> List[str]:
     from rasa.nlu.utils.pattern_utils import extract_patterns
     from rasa.shared.nlu.training_data.loading import load_data
