@@ -43,11 +43,17 @@ Each replaces a piece of Rasa's per-message overhead with code that gives the sa
 - Event types: every stored or received event is turned back into its class by a walk over all
   of Event's subclasses, checking each for abstract methods (~9 walks per message, ~0.4 ms). The
   classes found are remembered by name; a name not found yet still takes Rasa's walk.
+- Dialogue states: the rule policy asks for the states of the whole conversation three times a
+  message, and Rasa replays every event of it each time into a new tracker (the policy's largest
+  cost). The replay is kept with the tracker and goes on from where it stopped when events were only
+  added; an event that changes earlier history (restart, new session, undo, a form) replays it all,
+  as Rasa does. Each call gets its own copies of the states, as callers change them.
 """
 import asyncio
 import copy
 import functools
 import importlib
+import itertools
 import logging
 import re
 import types
@@ -64,7 +70,9 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop, Event, Restarted, SessionStarted,
+                                     UserUtteranceReverted)
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
 from rasa.utils.tensorflow.constants import RANKING_LENGTH
@@ -87,6 +95,7 @@ _rasa_create_features = CountVectorsFeaturizer._create_features
 _rasa_domain_is_empty = Domain.is_empty
 _rasa_resolve_by_type = Event.resolve_by_type
 _rasa_load_model = RasaModel.load.__func__
+_rasa_states_for_tracker_history = Domain.states_for_tracker_history
 KEEP_ALIVE_SECONDS = 3.0
 
 
@@ -301,6 +310,56 @@ def _resolve_by_type(type_name: Text, default: Optional[type] = None) -> Optiona
     return found
 
 
+# events after which the states of earlier turns may change: Rasa's applied_events() drops or redoes them
+_REPLAY_AGAIN = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, ActiveLoop)
+
+
+class _Replay:
+    """A tracker's history replayed so far (Rasa's generate_all_prior_trackers) and its states."""
+
+    def __init__(self, domain: Domain, tracker: DialogueStateTracker, omit_unset_slots: bool) -> None:
+        self.domain, self.omit_unset_slots = domain, omit_unset_slots
+        self.replayed, self.states = tracker.init_copy(), []
+        self.loops = {event.name for event in tracker.events if isinstance(event, ActiveLoop) and event.name}
+        self._add(tracker.applied_events())
+        self._mark(tracker)
+
+    def _add(self, events: Any) -> None:
+        for event in events:
+            if isinstance(event, ActionExecuted):
+                self.states.append(self.domain.get_active_state(self.replayed, omit_unset_slots=self.omit_unset_slots))
+            self.replayed.update(event)
+
+    def _mark(self, tracker: DialogueStateTracker) -> None:
+        events = tracker.events
+        self.count, self.first, self.last = len(events), events[0] if events else None, events[-1] if events else None
+
+    def go_on(self, domain: Domain, tracker: DialogueStateTracker, omit_unset_slots: bool) -> bool:
+        """Replay the events added since; False if this replay cannot be continued."""
+        events = tracker.events
+        if domain is not self.domain or omit_unset_slots != self.omit_unset_slots or len(events) < self.count:
+            return False
+        if self.count and (events[0] is not self.first or events[self.count - 1] is not self.last):
+            return False
+        added = list(itertools.islice(events, self.count, None))
+        if any(isinstance(e, _REPLAY_AGAIN) or (isinstance(e, ActionExecuted) and e.action_name in self.loops) for e in added):
+            return False
+        self._add(added)
+        self._mark(tracker)
+        return True
+
+
+def _states_for_tracker_history(self: Domain, tracker: DialogueStateTracker, omit_unset_slots: bool = False,
+                                ignore_rule_only_turns: bool = False, rule_only_data: Optional[Dict[Text, Any]] = None) -> List[Any]:
+    if ignore_rule_only_turns or type(tracker) is not DialogueStateTracker:  # ML policies' and training's: Rasa's
+        return _rasa_states_for_tracker_history(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    replay = tracker.__dict__.get("_umb_replay")
+    if replay is None or not replay.go_on(self, tracker, omit_unset_slots):
+        replay = tracker.__dict__["_umb_replay"] = _Replay(self, tracker, omit_unset_slots)
+    final = self.get_active_state(replay.replayed, omit_unset_slots=omit_unset_slots)
+    return [{key: dict(sub) for key, sub in state.items()} for state in replay.states] + [final]
+
+
 class _KeptSession:
     """`async with` hands out the endpoint's long-lived client and leaves it open."""
 
@@ -337,6 +396,7 @@ def apply() -> None:
     Domain.is_empty = _domain_is_empty
     Event.resolve_by_type = staticmethod(_resolve_by_type)
     RasaModel.load = classmethod(_load_model)
+    Domain.states_for_tracker_history = _states_for_tracker_history
     for name in _DEBUG_COPY_MODULES:
         setattr(importlib.import_module(name), "copy", _DEBUG_COPY)
     for name in _LOOKUP_RE_MODULES:

@@ -10,7 +10,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop, BotUttered, Restarted, SessionStarted, SlotSet,
+                                     UserUttered, UserUtteranceReverted)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from rasa_addons import lookups, speedups
@@ -222,6 +223,43 @@ async def test_tracker_store_writes_and_reads_what_rasas_does(dialect: str, tmp_
     assert rasa_lengths == our_lengths == [12, 26]  # the latest session of "a", and all of it
     assert len(rasa_rows) == 34
     assert our_rows == rasa_rows
+
+
+def test_dialogue_states_replayed_from_where_they_stopped_are_rasas(agent, monkeypatch) -> None:
+    """After every event added (user turns, answers, slots, a form, undo, rewind, restart, new session),
+    the states given by the continued replay are those Rasa replays from the start."""
+    domain, replay_from_start = agent.domain, speedups._Replay.__init__
+    user = lambda text, intent, entities=(): UserUttered(  # noqa: E731
+        text, {"name": intent, "confidence": 0.9}, [{"entity": e, "value": "x", "start": 0, "end": 1} for e in entities])
+    turn = lambda text, intent, action, *extra: [user(text, intent), *extra, ActionExecuted(action),  # noqa: E731
+                                                 BotUttered("..."), ActionExecuted("action_listen")]
+    events = [
+        ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+        *turn("phone?", "ask_contact", "action_answer", SlotSet("topic", "contact")),
+        *turn("and in Japan?", "ask_followup", "action_answer", SlotSet("topic", "partnerships")),
+        ActiveLoop("some_form"), ActionExecuted("some_form"), ActionExecuted("action_listen"), ActiveLoop(None),
+        *turn("hi", "greet", "utter_greet"), UserUtteranceReverted(), ActionReverted(),
+        *turn("thanks", "thank", "utter_thank"), Restarted(), ActionExecuted("action_listen"),
+        *turn("the EMC?", "ask_emc", "action_answer"),
+        ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+        *turn("who are your partners?", "ask_partnerships", "action_answer", SlotSet("topic", "partnerships")),
+    ]
+    replays = []
+    monkeypatch.setattr(speedups._Replay, "__init__", lambda self, *a: replays.append(1) or replay_from_start(self, *a))
+    for omit_unset_slots in (False, True):
+        tracker = DialogueStateTracker("states", domain.slots)
+        assert type(tracker) is DialogueStateTracker  # the kind of tracker the replay is kept for
+        for number, event in enumerate(events):
+            tracker.update(event)
+            ours = speedups._states_for_tracker_history(domain, tracker, omit_unset_slots=omit_unset_slots)
+            rasas = speedups._rasa_states_for_tracker_history(domain, tracker, omit_unset_slots=omit_unset_slots)
+            assert ours == rasas, (number, event)
+            for state in ours:  # callers change the states they get (the featurizer does): the next call is not affected
+                state.clear()
+        assert len(rasas) == 4
+    # replayed from the start at the first event, the 2 sessions started, the form's 3 events (activated, run,
+    # deactivated), the rewind, the undo and the restart: 9 times for each tracker, else continued
+    assert len(replays) == 2 * 9
 
 
 def _dicts(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
