@@ -48,6 +48,10 @@ Each replaces a piece of Rasa's per-message overhead with code that gives the sa
   cost). The replay is kept with the tracker and goes on from where it stopped when events were only
   added; an event that changes earlier history (restart, new session, undo, a form) replays it all,
   as Rasa does. Each call gets its own copies of the states, as callers change them.
+- Rule lookup: for each prediction Rasa checks every rule against every state of the conversation,
+  going back to its start, though a rule is only ever checked against as many states as it has. The
+  check stops when no rule is left or every rule left is shorter than the states gone back: those
+  rules would pass every further check, so the rules found are the same.
 """
 import asyncio
 import copy
@@ -58,13 +62,14 @@ import logging
 import re
 import types
 import weakref
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 import aiohttp
 import numpy as np
 from jsonschema import validators
 from jsonschema.protocols import Validator
 from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
@@ -96,6 +101,7 @@ _rasa_domain_is_empty = Domain.is_empty
 _rasa_resolve_by_type = Event.resolve_by_type
 _rasa_load_model = RasaModel.load.__func__
 _rasa_states_for_tracker_history = Domain.states_for_tracker_history
+_rasa_get_possible_keys = RulePolicy._get_possible_keys
 KEEP_ALIVE_SECONDS = 3.0
 
 
@@ -360,6 +366,16 @@ def _states_for_tracker_history(self: Domain, tracker: DialogueStateTracker, omi
     return [{key: dict(sub) for key, sub in state.items()} for state in replay.states] + [final]
 
 
+def _get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[Any]) -> Set[Text]:
+    """Rasa's: the rules applicable to the states, checked back only as far as a rule left is long."""
+    possible_keys = set(lookup.keys())
+    for i, state in enumerate(reversed(states)):
+        if not possible_keys or all(len(self._rule_key_to_state(key)) <= i for key in possible_keys):
+            break
+        possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, i, state)}
+    return possible_keys
+
+
 class _KeptSession:
     """`async with` hands out the endpoint's long-lived client and leaves it open."""
 
@@ -397,6 +413,7 @@ def apply() -> None:
     Event.resolve_by_type = staticmethod(_resolve_by_type)
     RasaModel.load = classmethod(_load_model)
     Domain.states_for_tracker_history = _states_for_tracker_history
+    RulePolicy._get_possible_keys = _get_possible_keys
     for name in _DEBUG_COPY_MODULES:
         setattr(importlib.import_module(name), "copy", _DEBUG_COPY)
     for name in _LOOKUP_RE_MODULES:

@@ -225,25 +225,31 @@ async def test_tracker_store_writes_and_reads_what_rasas_does(dialect: str, tmp_
     assert our_rows == rasa_rows
 
 
-def test_dialogue_states_replayed_from_where_they_stopped_are_rasas(agent, monkeypatch) -> None:
-    """After every event added (user turns, answers, slots, a form, undo, rewind, restart, new session),
-    the states given by the continued replay are those Rasa replays from the start."""
-    domain, replay_from_start = agent.domain, speedups._Replay.__init__
+def _dialogue() -> List[Any]:
+    """Every kind of event the dialogue states depend on: user turns, answers, slots, a form, undo, rewind,
+    restart, new session."""
     user = lambda text, intent, entities=(): UserUttered(  # noqa: E731
         text, {"name": intent, "confidence": 0.9}, [{"entity": e, "value": "x", "start": 0, "end": 1} for e in entities])
-    turn = lambda text, intent, action, *extra: [user(text, intent), *extra, ActionExecuted(action),  # noqa: E731
-                                                 BotUttered("..."), ActionExecuted("action_listen")]
-    events = [
+    turn = lambda message, action, *extra: [message, *extra, ActionExecuted(action), BotUttered("..."),  # noqa: E731
+                                            ActionExecuted("action_listen")]
+    return [
         ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
-        *turn("phone?", "ask_contact", "action_answer", SlotSet("topic", "contact")),
-        *turn("and in Japan?", "ask_followup", "action_answer", SlotSet("topic", "partnerships")),
+        *turn(user("phone?", "ask_contact"), "action_answer", SlotSet("topic", "contact")),
+        *turn(user("and in Japan?", "ask_followup", ("country",)), "action_answer", SlotSet("topic", "partnerships")),
         ActiveLoop("some_form"), ActionExecuted("some_form"), ActionExecuted("action_listen"), ActiveLoop(None),
-        *turn("hi", "greet", "utter_greet"), UserUtteranceReverted(), ActionReverted(),
-        *turn("thanks", "thank", "utter_thank"), Restarted(), ActionExecuted("action_listen"),
-        *turn("the EMC?", "ask_emc", "action_answer"),
+        *turn(user("hi", "greet"), "utter_greet"), UserUtteranceReverted(), ActionReverted(),
+        *turn(user("thanks", "thank"), "utter_thank"), Restarted(), ActionExecuted("action_listen"),
+        *turn(user("the EMC?", "ask_emc"), "action_answer"),
         ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
-        *turn("who are your partners?", "ask_partnerships", "action_answer", SlotSet("topic", "partnerships")),
+        *turn(user("who are your partners?", "ask_partnerships"), "action_answer", SlotSet("topic", "partnerships")),
     ]
+
+
+def test_dialogue_states_replayed_from_where_they_stopped_are_rasas(agent, monkeypatch) -> None:
+    """After every event of _dialogue() added, the states given by the continued replay are those Rasa
+    replays from the start."""
+    domain, replay_from_start = agent.domain, speedups._Replay.__init__
+    events = _dialogue()
     replays = []
     monkeypatch.setattr(speedups._Replay, "__init__", lambda self, *a: replays.append(1) or replay_from_start(self, *a))
     for omit_unset_slots in (False, True):
@@ -260,6 +266,21 @@ def test_dialogue_states_replayed_from_where_they_stopped_are_rasas(agent, monke
     # replayed from the start at the first event, the 2 sessions started, the form's 3 events (activated, run,
     # deactivated), the rewind, the undo and the restart: 9 times for each tracker, else continued
     assert len(replays) == 2 * 9
+
+
+def test_rules_found_checking_back_only_as_far_as_a_rule_is_long_are_rasas(agent) -> None:
+    policy = next(node._component for node in agent.processor.graph_runner._instantiated_nodes.values()
+                  if type(node._component).__name__ == "RulePolicy")
+    tracker, found = DialogueStateTracker("rules", agent.domain.slots), 0
+    for event in _dialogue():
+        tracker.update(event)
+        states = speedups._rasa_states_for_tracker_history(agent.domain, tracker)
+        for lookup in policy.lookup.values():
+            if isinstance(lookup, dict):
+                ours = speedups._get_possible_keys(policy, lookup, states)
+                assert ours == speedups._rasa_get_possible_keys(policy, lookup, states)
+                found += len(ours)
+    assert found > 20 and max(map(len, map(policy._rule_key_to_state, policy.lookup["rules"]))) < len(states)
 
 
 def _dicts(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
