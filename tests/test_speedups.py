@@ -423,7 +423,9 @@ def _count_vectorizers(agent) -> List[Any]:
 def _same_coo(ours: Any, rasas: Any) -> bool:
     if ours is None or rasas is None:
         return ours is rasas
-    return (ours.shape == rasas.shape and ours.dtype == rasas.dtype and ours.row.dtype == rasas.row.dtype
+    return (vars(ours).keys() == vars(rasas).keys() and type(ours.shape) is type(rasas.shape)
+            and ours.has_canonical_format == rasas.has_canonical_format and ours.maxprint == rasas.maxprint
+            and ours.shape == rasas.shape and ours.dtype == rasas.dtype and ours.row.dtype == rasas.row.dtype
             and ours.col.dtype == rasas.col.dtype and (ours.row == rasas.row).all() and (ours.col == rasas.col).all()
             and (ours.data == rasas.data).all())
 
