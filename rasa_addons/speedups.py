@@ -51,7 +51,9 @@ Each replaces a piece of Rasa's per-message overhead with code that gives the sa
 - Rule lookup: for each prediction Rasa checks every rule against every state of the conversation,
   going back to its start, though a rule is only ever checked against as many states as it has. The
   check stops when no rule is left or every rule left is shorter than the states gone back: those
-  rules would pass every further check, so the rules found are the same.
+  rules would pass every further check, so the rules found are the same. Those depend only on what
+  the rules name (intent, entities, slots, previous action...) in the last states, as many as the
+  longest rule has: the rules found are remembered for that view of the states.
 """
 import asyncio
 import copy
@@ -70,6 +72,7 @@ from jsonschema import validators
 from jsonschema.protocols import Validator
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.rule_policy import RulePolicy
+from rasa.shared.core.constants import PREVIOUS_ACTION
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
@@ -377,14 +380,48 @@ def _states_for_tracker_history(self: Domain, tracker: DialogueStateTracker, omi
     return [{key: dict(sub) for key, sub in state.items()} for state in replay.states] + [final]
 
 
+class _RuleIndex:
+    """What of a state the rules of one lookup can look at, and how far back (their longest)."""
+
+    def __init__(self, policy: RulePolicy, lookup: Dict[Text, Text]) -> None:
+        self.lookup = lookup
+        rules = [policy._rule_key_to_state(key) for key in lookup]
+        self.longest = max(map(len, rules), default=0)
+        self.features = sorted({(kind, name) for rule in rules for state in rule for kind, sub in state.items() for name in sub})
+        self.found: Dict[Any, Set[Text]] = {}
+
+    def view(self, states: List[Any]) -> Any:
+        """The last states as the rules see them: the features they name, and whether there is a
+        previous action (a conversation's first state has none)."""
+        return tuple(
+            (bool(state.get(PREVIOUS_ACTION)), tuple(state.get(kind, {}).get(name) for kind, name in self.features))
+            for state in states[max(0, len(states) - self.longest):]
+        )
+
+
 def _get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[Any]) -> Set[Text]:
-    """Rasa's: the rules applicable to the states, checked back only as far as a rule left is long."""
-    possible_keys = set(lookup.keys())
-    for i, state in enumerate(reversed(states)):
-        if not possible_keys or all(len(self._rule_key_to_state(key)) <= i for key in possible_keys):
-            break
-        possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, i, state)}
-    return possible_keys
+    """Rasa's: the rules applicable to the states, checked back only as far as a rule left is long, and
+    remembered for the same view of the last states."""
+    indexes = self.__dict__.setdefault("_umb_rule_indexes", {})
+    index = indexes.get(id(lookup))
+    if index is None or index.lookup is not lookup:
+        index = indexes[id(lookup)] = _RuleIndex(self, lookup)
+    view = index.view(states)
+    try:
+        found = index.found.get(view)
+    except TypeError:  # a value that cannot be a key (none of Rasa's states has one): not remembered
+        found, view = None, None
+    if found is None:
+        found = set(lookup.keys())
+        for i, state in enumerate(reversed(states)):
+            if not found or all(len(self._rule_key_to_state(key)) <= i for key in found):
+                break
+            found = {key for key in found if self._is_rule_applicable(key, i, state)}
+        if len(index.found) >= 10_000:  # bounded: slot values and texts can be new in every message
+            index.found.clear()
+        if view is not None:
+            index.found[view] = found
+    return set(found)
 
 
 class _KeptSession:

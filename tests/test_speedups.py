@@ -268,19 +268,23 @@ def test_dialogue_states_replayed_from_where_they_stopped_are_rasas(agent, monke
     assert len(replays) == 2 * 9
 
 
-def test_rules_found_checking_back_only_as_far_as_a_rule_is_long_are_rasas(agent) -> None:
+def test_rules_found_checking_back_only_as_far_as_a_rule_is_long_or_remembered_are_rasas(agent) -> None:
     policy = next(node._component for node in agent.processor.graph_runner._instantiated_nodes.values()
                   if type(node._component).__name__ == "RulePolicy")
-    tracker, found = DialogueStateTracker("rules", agent.domain.slots), 0
-    for event in _dialogue():
-        tracker.update(event)
-        states = speedups._rasa_states_for_tracker_history(agent.domain, tracker)
-        for lookup in policy.lookup.values():
-            if isinstance(lookup, dict):
-                ours = speedups._get_possible_keys(policy, lookup, states)
-                assert ours == speedups._rasa_get_possible_keys(policy, lookup, states)
-                found += len(ours)
-    assert found > 20 and max(map(len, map(policy._rule_key_to_state, policy.lookup["rules"]))) < len(states)
+    policy.__dict__.pop("_umb_rule_indexes", None)
+    found = calls = 0
+    for _ in range(2):  # the second time, every view of the states is remembered
+        tracker = DialogueStateTracker("rules", agent.domain.slots)
+        for event in _dialogue():
+            tracker.update(event)
+            states = speedups._rasa_states_for_tracker_history(agent.domain, tracker)
+            for lookup in policy.lookup.values():
+                if isinstance(lookup, dict):
+                    ours = speedups._get_possible_keys(policy, lookup, states)
+                    assert ours == speedups._rasa_get_possible_keys(policy, lookup, states)
+                    found, calls = found + len(ours), calls + 1
+    assert found > 40 and max(map(len, map(policy._rule_key_to_state, policy.lookup["rules"]))) < len(states)
+    assert sum(len(index.found) for index in policy._umb_rule_indexes.values()) <= calls / 2
 
 
 def _dicts(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
