@@ -8,6 +8,7 @@ aspect the page does not give for that topic, or a detail it never gives (the `d
 opening hours, director, deadlines, ...), gets that topic's honest "I don't know" with the office's
 contact details: never another topic's answer, never a guess.
 """
+import functools
 import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -105,10 +106,31 @@ def _fact(facts: Dict[str, Any], path: str) -> Any:
     return node
 
 
-def variables(facts: Dict[str, Any], language: str = "en") -> Dict[str, str]:
-    """Every placeholder's value in `language` ("en" or "pl"): lists read as the page lists them."""
+def per_facts_version(compute: Callable[..., Any]) -> Callable[..., Any]:
+    """`compute(facts, *args)` worked out once per version of the facts: a reload gives a new dict, and
+    answers are given from the same one many times (the years and placeholders of every message)."""
+    kept: List[Any] = [None, {}]
+
+    @functools.wraps(compute)
+    def cached(facts: Dict[str, Any], *args: Any) -> Any:
+        if kept[0] is not facts:
+            kept[:] = [facts, {}]
+        if args not in kept[1]:
+            kept[1][args] = compute(facts, *args)
+        return kept[1][args]
+
+    return cached
+
+
+@per_facts_version
+def _variables(facts: Dict[str, Any], language: str) -> Dict[str, str]:
     values = {name: said_in(path, _fact(facts, translated(path, language)), language) for name, path in PLACEHOLDERS.items()}
     return {name: join(v, language) if isinstance(v, list) else str(v) for name, v in values.items()}
+
+
+def variables(facts: Dict[str, Any], language: str = "en") -> Dict[str, str]:
+    """Every placeholder's value in `language` ("en" or "pl"): lists read as the page lists them."""
+    return dict(_variables(facts, language))
 
 
 def in_language(facts: Dict[str, Any], answer: Answer, language: Optional[str]) -> Answer:
@@ -586,18 +608,14 @@ TOPIC_FACTS = {"contact": "contact", "partnerships": "partnerships", "euroregion
 
 # the facts last read for their years, and each year's topics: the facts are one object until the file
 # changes (FactsStore), and reading every topic's facts as text took 0.2 ms a message, up to three times
-_years_read: List[Any] = [None, {}]
-
-
+@per_facts_version
 def _year_owners(facts: Dict[str, Any]) -> Dict[str, List[str]]:
     """The topics whose facts hold each year."""
-    if _years_read[0] is not facts:
-        owners: Dict[str, List[str]] = {}
-        for topic, path in TOPIC_FACTS.items():
-            for year in set(YEAR.findall(str(_fact(facts, path)))):
-                owners.setdefault(year, []).append(topic)
-        _years_read[:] = [facts, owners]
-    return _years_read[1]
+    owners: Dict[str, List[str]] = {}
+    for topic, path in TOPIC_FACTS.items():
+        for year in set(YEAR.findall(str(_fact(facts, path)))):
+            owners.setdefault(year, []).append(topic)
+    return owners
 
 
 def years_named(facts: Dict[str, Any], text: str) -> List[Dict[str, Any]]:
