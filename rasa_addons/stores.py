@@ -121,9 +121,9 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
             with self.engine.begin() as connection:
                 if not fetch_events_from_all_sessions:
                     key = self._read_key(connection, sender_id)
-                    kept = self._kept.get(sender_id)
+                    kept = self._kept.pop(sender_id, None)  # kept again below only if still what a read gives
                     if kept is not None and kept.key == key and _intact(kept, kept.tracker) and len(kept.tracker.events) == kept.length:
-                        self._kept.move_to_end(sender_id)
+                        self._kept[sender_id] = kept
                         return kept.tracker
                 events = [json.loads(data) for data in connection.execute(query, {"sender_id": sender_id}).scalars()]
         except Exception as e:

@@ -339,7 +339,7 @@ async def test_kept_trackers_are_what_a_read_gives_and_changes_elsewhere_are_see
     with other.engine.begin() as connection:  # deleted at the person's request, then as many rows written anew
         rows = connection.execute(sa.text("SELECT count(*) FROM events WHERE sender_id = 'a'")).scalar()
         connection.execute(sa.text("DELETE FROM events WHERE sender_id = 'a'"))
-    assert await ours.retrieve("a") is None
+    assert await ours.retrieve("a") is None and "a" not in ours._kept  # nothing of it left in memory either
     again = DialogueStateTracker("a", domain.slots)
     for number in range(rows):
         again.update(ActionExecuted("action_listen", timestamp=6000 + number))
