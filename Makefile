@@ -108,7 +108,7 @@ audit: $(AUDIT_VENV)/bin/pip-audit
 
 test: audit
 
-# Side by side with stock Rasa (README, "Speed"); about 7 minutes, not part of CI
+# Side by side with stock Rasa (README, "Speed"); about 18 minutes (docs/PERFORMANCE.md), not part of CI
 .PHONY: bench
 bench: setup
 	$(BIN)/python bench/run.py
