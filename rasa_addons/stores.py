@@ -154,8 +154,8 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
         except Exception as e:
             _report(f"writing {self.engine.url.database}", e)
             raise
-        written = [row["timestamp"] for row in rows if row["timestamp"] is not None]
-        self._keep((count + len(rows), max([newest, *written]) if newest is not None else max(written, default=None)), tracker)
+        timestamps = [t for t in (newest, *(row["timestamp"] for row in rows)) if t is not None]
+        self._keep((count + len(rows), max(timestamps, default=None)), tracker)
 
     def _read_key(self, connection: Any, sender_id: Text) -> Key:
         count, newest = connection.execute(self._key, {"sender_id": sender_id}).one()
@@ -163,8 +163,8 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
 
     def _keep(self, key: Key, tracker: DialogueStateTracker) -> None:
         """Keep the tracker if it holds what a read of the latest session gives: no session started
-        after its first event (a read starts at the latest SessionStarted)."""
-        self._kept.pop(tracker.sender_id, None)
+        after its first event (a read starts at the latest SessionStarted). Both callers have taken the
+        sender's entry out already."""
         if any(isinstance(event, SessionStarted) for event in itertools.islice(tracker.events, 1, None)):
             return
         self._kept[tracker.sender_id] = _Kept(key, tracker, len(tracker.events), tracker.events[-1] if tracker.events else None)
