@@ -193,7 +193,9 @@ class Limits:
         if self.store_kind not in ("auto", "memory", "redis"):
             raise ValueError(f"RATE_LIMIT_STORE must be auto, memory or redis, not {self.store_kind!r}")
         self.store = store
-        self._refusing: "OrderedDict[str, None]" = OrderedDict()  # addresses refused and not let through since
+        # what was refused and not let through since -> until when (time.monotonic()): asked again of
+        # the store only then, as the bucket has no token before (a client sending on costs no round trip)
+        self._refusing: "OrderedDict[str, float]" = OrderedDict()
 
     def describe(self) -> str:
         return (f"rate limits per address: {setting(self.env, 'RATE_LIMIT_MESSAGES')} messages per "
@@ -239,20 +241,22 @@ class Limits:
         if kind not in self.limits:
             return Decision(True)
         capacity, rate = self.limits[kind]
+        key, now = f"{kind}:{address}", time.monotonic()
+        if self._refusing.get(key, 0.0) > now:
+            return Decision(False, self._refusing[key] - now)
         store = self._resolve_store()
         try:
-            wait = await store.take(f"{kind}:{address}", capacity, rate)
+            wait = await store.take(key, capacity, rate)
         except Exception as e:  # Redis down: let it through rather than refuse everybody
             logger.warning("Rate limit not checked for %s (%s: %s): let through", address, type(e).__name__, e)
             return Decision(True)
-        key = f"{kind}:{address}"
         if wait > 0:
             if key not in self._refusing:
                 logger.info("Rate limit: %s of %s refused, retry in %.1f s (further refusals not logged until "
                             "one is let through)", kind, address, wait)
-                self._refusing[key] = None
-                if len(self._refusing) > MEMORY_BUCKETS:
-                    self._refusing.popitem(last=False)
+            self._refusing[key] = now + wait
+            if len(self._refusing) > MEMORY_BUCKETS:
+                self._refusing.popitem(last=False)
         elif self._refusing:
             self._refusing.pop(key, None)
         return Decision(wait <= 0, wait)

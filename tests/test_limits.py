@@ -79,6 +79,25 @@ async def test_the_bucket_refills_with_the_window() -> None:
     assert (await l.check("message", "a")).allowed
 
 
+async def test_a_refused_client_sending_on_is_refused_without_asking_the_store_until_its_wait_is_over() -> None:
+    class Counted(MemoryBuckets):
+        asked = 0
+
+        async def take(self, key: str, capacity: float, rate: float) -> float:
+            self.asked += 1
+            return await super().take(key, capacity, rate)
+
+    store = Counted()
+    l = Limits({"RATE_LIMIT_STORE": "memory", "RATE_LIMIT_MESSAGES": "2", "RATE_LIMIT_BURST": "1", "RATE_LIMIT_WINDOW": "0.4"}, store=store)
+    assert [(await l.check("message", "a")).allowed for _ in range(2)] == [True, False]  # one per 0.2 s
+    refusals = [await l.check("message", "a") for _ in range(50)]
+    assert store.asked == 2 and not any(d.allowed for d in refusals)
+    assert 0 < refusals[-1].retry_after <= refusals[0].retry_after <= 0.2
+    assert (await l.check("message", "b")).allowed and store.asked == 3  # another client is asked for
+    time.sleep(0.21)
+    assert (await l.check("message", "a")).allowed and store.asked == 4
+
+
 async def test_zero_turns_a_limit_off() -> None:
     l = limits(RATE_LIMIT_MESSAGES="0", RATE_LIMIT_CONNECTIONS="0")
     assert all([(await l.check(kind, "a")).allowed for kind in ("message", "connect") for _ in range(100)])
