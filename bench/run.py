@@ -6,6 +6,10 @@ memory after warm-up, latency and throughput of multi-turn conversations over th
 and at 8 concurrent clients, and held-out intent accuracy. Also checks what a change of stories or
 of facts costs in training. Prints one table, writes it as JSON and a PNG chart.
 
+Every setup is served at once, and each load is played in rounds with the setups taking turns
+(ROUNDS): the machine's speed moves within minutes, so each setup's figures pool the same stretches
+of time, and the ratios compare setups measured side by side.
+
 This assistant is served twice from the same model: as `make run` ships (one worker process) and
 with one worker per core (LOCK_STORE=redis, RASA_WORKERS=auto; skipped when Redis does not answer).
 Both run with the default rate limits on, the benchmark as the trusted proxy (TRUSTED_PROXIES): each
@@ -21,6 +25,7 @@ the people's latency and errors with and without it, and what the abusive client
 """
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import itertools
 import json
@@ -37,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -70,6 +76,10 @@ ABUSER = "203.0.113.66"
 # Seconds a person takes between two messages (reading the answer, typing the next): faster than
 # people type, to keep the run short, and still a new address (a new visitor) per conversation
 THINK_SECONDS = (1.0, 3.0)
+# Every setup is served at once and the loads are played in rounds, the setups taking turns in each:
+# the machine's speed moves twice over within minutes, and this way each setup's figures pool the same
+# stretches of time (the abusive-client scenario: one round per conversation of each person)
+ROUNDS = 5
 
 
 def run_rasa(args: List[str], cwd: Path, cache: Path) -> Tuple[float, str]:
@@ -151,22 +161,53 @@ def summary(latencies: List[float], wall: float) -> Dict[str, Any]:
             "p95_ms": pick(0.95), "p99_ms": pick(0.99), "mean_ms": round(statistics.mean(ms), 1)}
 
 
+@dataclass
+class Played:
+    """What a load got, added up over the rounds: every latency, the wall time, the failures."""
+    latencies: List[float] = field(default_factory=list)
+    wall: float = 0.0
+    errors: int = 0
+    empty: int = 0
+
+    def add(self, other: "Played") -> "Played":
+        self.latencies += other.latencies
+        self.wall += other.wall
+        self.errors += other.errors
+        self.empty += other.empty
+        return self
+
+    def summary(self) -> Dict[str, Any]:
+        return {**summary(self.latencies, self.wall), "errors": self.errors, "empty_replies": self.empty}
+
+
+def in_rounds(items: List[Any], rounds: int) -> List[List[Any]]:
+    """`items` cut in `rounds` consecutive parts (sizes differing by one at most), none empty."""
+    rounds = max(1, min(rounds, len(items)))
+    size, extra = divmod(len(items), rounds)
+    bounds = list(itertools.accumulate([0] + [size + (i < extra) for i in range(rounds)]))
+    return [items[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def taking_turns(setups: List[Any], round_number: int) -> List[Any]:
+    """The setups' order in a round: each goes first in turn."""
+    k = round_number % len(setups)
+    return setups[k:] + setups[:k]
+
+
 async def load(url: str, convs: List[List[str]], clients: int, tag: str,
-               think: Optional[Tuple[float, float]] = None, seed: int = 11) -> Dict[str, Any]:
+               think: Optional[Tuple[float, float]] = None, seed: int = 11) -> Played:
     """Play the conversations with `clients` concurrent clients; each conversation has its own sender
     and address (X-Forwarded-For); with `think`, a pause of that many seconds (uniform) before each
     message, as a person typing. An error is any answer but 200 (a 429 too)."""
     queue: asyncio.Queue = asyncio.Queue()
     for i, turns in enumerate(convs):
         queue.put_nowait((f"bench-{tag}-{i}", new_address(), turns))
-    latencies: List[float] = []
-    errors = empty = 0
+    played = Played()
     rng = random.Random(seed)
 
     timeout = aiohttp.ClientTimeout(total=60)
 
     async def client() -> None:
-        nonlocal errors, empty
         while not queue.empty():
             sender, address, turns = queue.get_nowait()
             # a new visitor, a new connection (kept alive through the conversation): with several
@@ -183,26 +224,24 @@ async def load(url: str, convs: List[List[str]], clients: int, tag: str,
                             ok = r.status == 200
                     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
                         ok, body = False, None
-                    latencies.append(time.perf_counter() - start)
-                    errors += not ok
-                    empty += ok and not body
+                    played.latencies.append(time.perf_counter() - start)
+                    played.errors += not ok
+                    played.empty += ok and not body
 
     start = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
-    wall = time.perf_counter() - start
-    return {**summary(latencies, wall), "errors": errors, "empty_replies": empty}
+    played.wall = time.perf_counter() - start
+    return played
 
 
 async def abuse(url: str, stop: Any) -> Dict[str, Any]:
     """One client sending as fast as it can, one request after the other on one kept-alive
     connection, from one address, until `stop` is set; what it got."""
     statuses: Dict[str, int] = {}
-    latencies: List[float] = []
     timeout = aiohttp.ClientTimeout(total=60)
     start = time.perf_counter()
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=1)) as session:
         while not stop.is_set():
-            sent = time.perf_counter()
             try:
                 async with session.post(url, json={"sender": "bench-abuser", "message": "what is your phone number?"},
                                         headers={"X-Forwarded-For": ABUSER}) as r:
@@ -210,11 +249,8 @@ async def abuse(url: str, stop: Any) -> Dict[str, Any]:
                     status = str(r.status)
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 status = "failed"
-            latencies.append(time.perf_counter() - sent)
             statuses[status] = statuses.get(status, 0) + 1
-    return {**summary(latencies, time.perf_counter() - start), "statuses": statuses,
-            "refused_429": statuses.get("429", 0), "answered_200": statuses.get("200", 0),
-            "other": sum(n for k, n in statuses.items() if k not in ("200", "429"))}
+    return {"statuses": statuses, "seconds": time.perf_counter() - start}
 
 
 def abuser_process(url: str, stop: Any, results: Any) -> None:
@@ -223,24 +259,51 @@ def abuser_process(url: str, stop: Any, results: Any) -> None:
     results.send(asyncio.run(abuse(url, stop)))
 
 
-def abusive_scenario(url: str, people: int, conversations_each: int) -> Dict[str, Any]:
-    """8 people typing, alone and then next to the abusive client (the same conversations' texts,
-    new senders and addresses): their p95 with and without it, their errors, the abuser's 429s."""
-    convs = conversations(people * conversations_each, seed=5)
-    alone = asyncio.run(load(url, convs, people, "people-alone", THINK_SECONDS))
+def beside_the_abuser(url: str, convs: List[List[str]], people: int, tag: str) -> Tuple[Played, Dict[str, Any]]:
+    """The people's conversations with the abusive client sending all the while: what each got."""
     context = multiprocessing.get_context("fork")  # forked here, outside any running event loop
     stop, (receive, send) = context.Event(), context.Pipe(duplex=False)
     process = context.Process(target=abuser_process, args=(url, stop, send), daemon=True)
     process.start()
     try:
-        beside = asyncio.run(load(url, convs, people, "people-abused", THINK_SECONDS))
+        played = asyncio.run(load(url, convs, people, tag, THINK_SECONDS))
     finally:
         stop.set()
-    abuser = receive.recv() if receive.poll(90) else {"requests": 0, "statuses": {}, "refused_429": 0,
-                                                      "answered_200": 0, "other": 0, "rps": 0.0}
+    abuser = receive.recv() if receive.poll(90) else {"statuses": {}, "seconds": 0.0}
     process.join(10)
-    ratio = round(beside["p95_ms"] / alone["p95_ms"], 2) if alone["p95_ms"] else None
-    return {"people": people, "alone": alone, "with_abuser": beside, "abuser": abuser, "p95_ratio": ratio}
+    return played, abuser
+
+
+def abuser_summary(parts: List[Dict[str, Any]]) -> Dict[str, Any]:
+    statuses: Dict[str, int] = {}
+    for part in parts:
+        for status, n in part["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    requests, seconds = sum(statuses.values()), sum(part["seconds"] for part in parts)
+    return {"requests": requests, "rps": round(requests / seconds, 1) if seconds else 0.0, "statuses": statuses,
+            "refused_429": statuses.get("429", 0), "answered_200": statuses.get("200", 0),
+            "other": sum(n for k, n in statuses.items() if k not in ("200", "429"))}
+
+
+def abusive_scenario(servers: List["Server"], people: int, conversations_each: int) -> None:
+    """`people` typing, alone and then next to the abusive client (the same conversations' texts,
+    new senders and addresses): their p95 with and without it, their errors, the abuser's 429s. In
+    rounds of one conversation each, alone and beside it in turn, the setups taking turns."""
+    alone = {s.setup: Played() for s in servers}
+    beside = {s.setup: Played() for s in servers}
+    abuser: Dict[str, List[Dict[str, Any]]] = {s.setup: [] for s in servers}
+    convs = conversations(people * conversations_each, seed=5)
+    for number, part in enumerate(in_rounds(convs, conversations_each)):
+        for server in taking_turns(servers, number):
+            logger.info("%s: %d people alone, then beside the abusive client (round %d)", server.setup, people, number + 1)
+            alone[server.setup].add(asyncio.run(load(server.url, part, people, f"{server.setup}-alone-{number}", THINK_SECONDS)))
+            played, got = beside_the_abuser(server.url, part, people, f"{server.setup}-abused-{number}")
+            beside[server.setup].add(played)
+            abuser[server.setup].append(got)
+    for server in servers:
+        a, b = alone[server.setup].summary(), beside[server.setup].summary()
+        server.result["abuse"] = {"people": people, "alone": a, "with_abuser": b, "abuser": abuser_summary(abuser[server.setup]),
+                                  "p95_ratio": round(b["p95_ms"] / a["p95_ms"], 2) if a["p95_ms"] else None}
 
 
 def tree(pid: int) -> List[int]:
@@ -321,49 +384,84 @@ def workers_up(log: Path, count: int, proc: subprocess.Popen, timeout: float = 1
         time.sleep(0.5)
 
 
-def serve_and_load(system: str, model: Path, work: Path, n1: int, n8: int, people: int, conversations_each: int,
-                   redis_prefix: str) -> Dict[str, Any]:
+@dataclass
+class Server:
+    """A setup being served: its process, REST address, log, and what was measured of it."""
+    setup: str
+    proc: subprocess.Popen
+    url: str
+    log: Path
+    result: Dict[str, Any]
+
+
+def start(setup: str, model: Path, work: Path, redis_prefix: str) -> Server:
+    """Serve a setup and warm it up: time to the first reply, memory after the warm-up."""
     port, action_port = free_port(), free_port()
     env = {
         **os.environ, "RASA_MODEL": str(model), "RASA_PORT": str(port), "ACTION_PORT": str(action_port),
         "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "TRACKER_DB": str(work / f"tracker-{system}.db"), "TF_CPP_MIN_LOG_LEVEL": "2",
-        **setup_env(system, redis_prefix),
+        "TRACKER_DB": str(work / f"tracker-{setup}.db"), "TF_CPP_MIN_LOG_LEVEL": "2",
+        **setup_env(setup, redis_prefix),
     }
-    url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-    log_path = work / f"serve-{system}.log"
-    log = open(log_path, "w")
-    start = time.perf_counter()
-    proc = subprocess.Popen(server_command(system, model, port, action_port), cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    workers = cores() if system == "umb_workers" else 1
+    log_path = work / f"serve-{setup}.log"
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(server_command(setup, model, port, action_port), cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(setup, proc, f"http://127.0.0.1:{port}/webhooks/rest/webhook", log_path, {})
     try:
-        ready = asyncio.run(first_reply(url, proc))
-        ready_seconds = time.perf_counter() - start
+        ready = asyncio.run(first_reply(server.url, proc))
+        ready_seconds = time.perf_counter() - started
+        workers = cores() if setup == "umb_workers" else 1
         if workers > 1:
             workers_up(log_path, workers, proc)
-        asyncio.run(load(url, conversations(20, seed=1), 2, f"{system}-warmup"))
-        memory = rss_mb(proc.pid)
-        one = asyncio.run(load(url, conversations(n1 // 3, seed=2), 1, f"{system}-c1"))
-        pids, servers = worker_pids(log_path), tree(proc.pid)
-        before, servers_before, bench_before = [cpu_seconds(pid) for pid in pids], sum(map(cpu_seconds, servers)), time.process_time()
-        eight = asyncio.run(load(url, conversations(n8 // 3, seed=3), 8, f"{system}-c8"))
-        # where the machine's CPU went: the servers (Rasa, its workers, the action server) and the
-        # benchmark's own clients, which run on the same cores
-        eight["servers_cpu_s"] = round(sum(map(cpu_seconds, servers)) - servers_before, 1)
-        eight["bench_cpu_s"] = round(time.process_time() - bench_before, 1)
-        eight["wall_s"] = round(eight["requests"] / eight["rps"], 1) if eight["rps"] else 0.0
-        if pids:  # how the 8 clients' work was shared between the workers
-            eight["worker_cpu_s"] = [round(cpu_seconds(pid) - b, 1) for pid, b in zip(pids, before)]
-        result = {"workers": workers, "ready_s": round(ready_seconds, 1), "first_reply": ready, "memory_mb": memory,
-                  "c1": one, "c8": eight}
-        if system.startswith("umb"):
-            logger.info("%s: abusive client next to %d people", system, people)
-            result["abuse"] = abusive_scenario(url, people, conversations_each)
-        return result
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
+        asyncio.run(load(server.url, conversations(20, seed=1), 2, f"{setup}-warmup"))
+    except BaseException:
+        stop(server)
+        raise
+    server.result.update({"workers": workers, "ready_s": round(ready_seconds, 1), "first_reply": ready,
+                          "memory_mb": rss_mb(proc.pid)})
+    return server
+
+
+def stop(server: Server) -> None:
+    os.killpg(server.proc.pid, signal.SIGTERM)
+    server.proc.wait(timeout=60)
+
+
+def one_client(servers: List[Server], requests: int, rounds: int) -> None:
+    """One client, conversation after conversation, in rounds: the setups take turns in each."""
+    played = {s.setup: Played() for s in servers}
+    for number, part in enumerate(in_rounds(conversations(requests // 3, seed=2), rounds)):
+        for server in taking_turns(servers, number):
+            played[server.setup].add(asyncio.run(load(server.url, part, 1, f"{server.setup}-c1-{number}")))
+    for server in servers:
+        server.result["c1"] = played[server.setup].summary()
+
+
+def eight_clients(servers: List[Server], requests: int, rounds: int) -> None:
+    """8 concurrent clients, in rounds as `one_client`; where the machine's CPU went: the servers
+    (Rasa, its workers, the action server), each worker, and the benchmark's own clients, which run
+    on the same cores."""
+    played = {s.setup: Played() for s in servers}
+    cpu: Dict[str, Dict[str, Any]] = {s.setup: {"servers": 0.0, "bench": 0.0, "workers": {}} for s in servers}
+    for number, part in enumerate(in_rounds(conversations(requests // 3, seed=3), rounds)):
+        for server in taking_turns(servers, number):
+            pids, processes, used = worker_pids(server.log), tree(server.proc.pid), cpu[server.setup]
+            workers, servers_before = [cpu_seconds(pid) for pid in pids], sum(map(cpu_seconds, processes))
+            bench_before = time.process_time()
+            played[server.setup].add(asyncio.run(load(server.url, part, 8, f"{server.setup}-c8-{number}")))
+            used["servers"] += sum(map(cpu_seconds, processes)) - servers_before
+            used["bench"] += time.process_time() - bench_before
+            for pid, before in zip(pids, workers):
+                used["workers"][pid] = used["workers"].get(pid, 0.0) + cpu_seconds(pid) - before
+    for server in servers:
+        used, summary_ = cpu[server.setup], played[server.setup].summary()
+        summary_.update({"servers_cpu_s": round(used["servers"], 1), "bench_cpu_s": round(used["bench"], 1),
+                         "wall_s": round(played[server.setup].wall, 1)})
+        if used["workers"]:  # how the 8 clients' work was shared between the workers
+            summary_["worker_cpu_s"] = [round(seconds, 1) for seconds in used["workers"].values()]
+        server.result["c8"] = summary_
 
 
 async def first_reply(url: str, proc: subprocess.Popen) -> str:
@@ -500,6 +598,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=8, help="people typing in the abusive-client scenario")
     parser.add_argument("--people-conversations", type=int,
                         help="conversations each person has, alone and beside the abusive client (6, --quick 2)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help=f"rounds each load is played in, the setups taking turns ({ROUNDS})")
     parser.add_argument("--quick", action="store_true",
                         help="check this script in about 2 minutes: the trained model, few requests, no stock Rasa, "
                              "no training, no accuracy (figures not for comparison)")
@@ -536,11 +636,19 @@ def main() -> None:
                 logger.info("%s: training", system)
                 models[system], seconds = train(system, work)
                 results.setdefault(system, {})["train_s"] = round(seconds, 1)
-        for setup in setups:
-            logger.info("%s: serving and loading", setup)
-            results.setdefault(setup, {}).update(serve_and_load(
-                setup, models[systems[setup]], work, args.requests_1, args.requests_8, args.people,
-                args.people_conversations, redis_prefix))
+        with contextlib.ExitStack() as serving:
+            servers = []
+            for setup in setups:
+                logger.info("%s: starting", setup)
+                servers.append(start(setup, models[systems[setup]], work, redis_prefix))
+                serving.callback(stop, servers[-1])
+            logger.info("1 client, %d rounds", args.rounds)
+            one_client(servers, args.requests_1, args.rounds)
+            logger.info("8 clients, %d rounds", args.rounds)
+            eight_clients(servers, args.requests_8, args.rounds)
+            abusive_scenario([s for s in servers if s.setup.startswith("umb")], args.people, args.people_conversations)
+        for server in servers:
+            results.setdefault(server.setup, {}).update(server.result)
         if not args.quick:
             for setup in [s for s in setups if s != "umb_workers"]:  # the same model as "umb"
                 logger.info("%s: held-out accuracy", setup)
