@@ -457,6 +457,34 @@ async def test_parses_are_rasas_with_count_vectors_written_straight(agent, monke
     assert json.dumps(await _parses_and_predictions(agent), sort_keys=True) == json.dumps(rasas, sort_keys=True)
 
 
+async def test_regex_and_lexical_feature_matrices_are_scipys(agent, monkeypatch) -> None:
+    """Every matrix the two featurizers build, for the messages and 200 training texts, equals SciPy's
+    (values, order, types); so do the parses."""
+    import importlib
+    import types
+
+    import scipy.sparse
+
+    calls: List[Tuple[tuple, dict]] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append((args, kwargs))
+        return scipy.sparse.coo_matrix(*args, **kwargs)
+
+    modules = [importlib.import_module(name) for name in speedups._FEATURES_SCIPY_MODULES]
+    for module in modules:
+        monkeypatch.setattr(module, "scipy", types.SimpleNamespace(sparse=types.SimpleNamespace(coo_matrix=recorded)))
+    rasas = await _parses_and_predictions(agent)
+    for text in _texts()[:200]:
+        await agent.processor.parse_message(UserMessage(text))
+    assert {type(args[0]).__name__ for args, _ in calls} == {"ndarray", "tuple"} and len(calls) > 3 * 200
+    for args, kwargs in calls:
+        assert _same_coo(speedups._coo_matrix(*args, **kwargs), scipy.sparse.coo_matrix(*args, **kwargs)), (args, kwargs)
+    for module in modules:
+        monkeypatch.setattr(module, "scipy", speedups._FEATURES_SCIPY)
+    assert json.dumps(await _parses_and_predictions(agent), sort_keys=True) == json.dumps(rasas, sort_keys=True)
+
+
 async def test_logistic_regression_probabilities_are_sklearns_bit_for_bit(agent, monkeypatch) -> None:
     """Rasa's input and sklearn's predict_proba against ours, on every training and dev text; then the parses."""
     from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
