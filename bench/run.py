@@ -429,39 +429,30 @@ def stop(server: Server) -> None:
     server.proc.wait(timeout=60)
 
 
-def one_client(servers: List[Server], requests: int, rounds: int) -> None:
-    """One client, conversation after conversation, in rounds: the setups take turns in each."""
-    played = {s.setup: Played() for s in servers}
-    for number, part in enumerate(in_rounds(conversations(requests // 3, seed=2), rounds)):
-        for server in taking_turns(servers, number):
-            played[server.setup].add(asyncio.run(load(server.url, part, 1, f"{server.setup}-c1-{number}")))
-    for server in servers:
-        server.result["c1"] = played[server.setup].summary()
-
-
-def eight_clients(servers: List[Server], requests: int, rounds: int) -> None:
-    """8 concurrent clients, in rounds as `one_client`; where the machine's CPU went: the servers
-    (Rasa, its workers, the action server), each worker, and the benchmark's own clients, which run
-    on the same cores."""
+def in_turns(servers: List[Server], name: str, clients: int, requests: int, seed: int, rounds: int) -> None:
+    """`clients` concurrent clients playing the conversations in rounds, the setups taking turns in
+    each; the figures pooled per setup (`result[name]`), with where the machine's CPU went: the
+    servers (Rasa, its workers, the action server), each worker, and the benchmark's own clients,
+    which run on the same cores."""
     played = {s.setup: Played() for s in servers}
     cpu: Dict[str, Dict[str, Any]] = {s.setup: {"servers": 0.0, "bench": 0.0, "workers": {}} for s in servers}
-    for number, part in enumerate(in_rounds(conversations(requests // 3, seed=3), rounds)):
+    for number, part in enumerate(in_rounds(conversations(requests // 3, seed=seed), rounds)):
         for server in taking_turns(servers, number):
             pids, processes, used = worker_pids(server.log), tree(server.proc.pid), cpu[server.setup]
             workers, servers_before = [cpu_seconds(pid) for pid in pids], sum(map(cpu_seconds, processes))
             bench_before = time.process_time()
-            played[server.setup].add(asyncio.run(load(server.url, part, 8, f"{server.setup}-c8-{number}")))
+            played[server.setup].add(asyncio.run(load(server.url, part, clients, f"{server.setup}-{name}-{number}")))
             used["servers"] += sum(map(cpu_seconds, processes)) - servers_before
             used["bench"] += time.process_time() - bench_before
             for pid, before in zip(pids, workers):
                 used["workers"][pid] = used["workers"].get(pid, 0.0) + cpu_seconds(pid) - before
     for server in servers:
-        used, summary_ = cpu[server.setup], played[server.setup].summary()
-        summary_.update({"servers_cpu_s": round(used["servers"], 1), "bench_cpu_s": round(used["bench"], 1),
-                         "wall_s": round(played[server.setup].wall, 1)})
-        if used["workers"]:  # how the 8 clients' work was shared between the workers
-            summary_["worker_cpu_s"] = [round(seconds, 1) for seconds in used["workers"].values()]
-        server.result["c8"] = summary_
+        used, result = cpu[server.setup], played[server.setup].summary()
+        result.update({"servers_cpu_s": round(used["servers"], 1), "bench_cpu_s": round(used["bench"], 1),
+                       "wall_s": round(played[server.setup].wall, 1)})
+        if used["workers"]:  # how the clients' work was shared between the workers
+            result["worker_cpu_s"] = [round(seconds, 1) for seconds in used["workers"].values()]
+        server.result[name] = result
 
 
 async def first_reply(url: str, proc: subprocess.Popen) -> str:
@@ -642,10 +633,9 @@ def main() -> None:
                 logger.info("%s: starting", setup)
                 servers.append(start(setup, models[systems[setup]], work, redis_prefix))
                 serving.callback(stop, servers[-1])
-            logger.info("1 client, %d rounds", args.rounds)
-            one_client(servers, args.requests_1, args.rounds)
-            logger.info("8 clients, %d rounds", args.rounds)
-            eight_clients(servers, args.requests_8, args.rounds)
+            for name, clients, requests, seed in (("c1", 1, args.requests_1, 2), ("c8", 8, args.requests_8, 3)):
+                logger.info("%d client(s), %d rounds", clients, args.rounds)
+                in_turns(servers, name, clients, requests, seed, args.rounds)
             abusive_scenario([s for s in servers if s.setup.startswith("umb")], args.people, args.people_conversations)
         for server in servers:
             results.setdefault(server.setup, {}).update(server.result)
