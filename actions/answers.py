@@ -106,18 +106,29 @@ def _fact(facts: Dict[str, Any], path: str) -> Any:
     return node
 
 
+# The facts dicts answered from at once: in the Rasa server, the custom actions, the responses (OfficeNLG) and
+# the NLU components each read the facts file through a store of their own, and take turns at every message.
+KEPT_FACTS_VERSIONS = 4
+
+
 def per_facts_version(compute: Callable[..., Any]) -> Callable[..., Any]:
     """`compute(facts, *args)` worked out once per version of the facts: a reload gives a new dict, and
-    answers are given from the same one many times (the years and placeholders of every message)."""
-    kept: List[Any] = [None, {}]
+    answers are given from the same one many times (the years and placeholders of every message).
+    Kept for the last few dicts, not only the last: with one, the stores taking turns meant working
+    everything out again at every call."""
+    kept: Dict[int, Tuple[Dict[str, Any], Dict[Any, Any]]] = {}  # id(facts): facts, held so the id stays theirs
 
     @functools.wraps(compute)
     def cached(facts: Dict[str, Any], *args: Any) -> Any:
-        if kept[0] is not facts:
-            kept[:] = [facts, {}]
-        if args not in kept[1]:
-            kept[1][args] = compute(facts, *args)
-        return kept[1][args]
+        entry = kept.get(id(facts))
+        if entry is None:
+            if len(kept) >= KEPT_FACTS_VERSIONS:
+                del kept[next(iter(kept))]  # the oldest
+            entry = kept[id(facts)] = (facts, {})
+        results = entry[1]
+        if args not in results:
+            results[args] = compute(facts, *args)
+        return results[args]
 
     return cached
 

@@ -260,6 +260,24 @@ def test_the_years_follow_a_changed_fact(facts: Facts) -> None:
     assert answers.years_named(facts._values, "anything from 1987?") == []
 
 
+
+def test_stores_taking_turns_have_their_facts_worked_out_once_each(facts: Facts) -> None:
+    """In the Rasa server the actions, the responses and the NLU read the facts through stores of their
+    own, taking turns at every message: each version is worked out once, not again at each turn."""
+    worked_out: List[str] = []
+    by_version = answers.per_facts_version(lambda f, language: worked_out.append(f["contact"]["phone"]) or language)
+    versions = [copy.deepcopy(facts._values) for _ in range(answers.KEPT_FACTS_VERSIONS)]
+    for number, version in enumerate(versions):
+        version["contact"]["phone"] = f"version {number}"
+    for _ in range(3):
+        assert [by_version(version, "en") for version in versions] == ["en"] * len(versions)
+    assert worked_out == [f"version {number}" for number in range(len(versions))]
+    newer = copy.deepcopy(versions[0])
+    newer["contact"]["phone"] = "newer"
+    by_version(newer, "en")
+    by_version(versions[0], "en")  # the oldest was let go for the newer one: worked out again
+    assert worked_out[-2:] == ["newer", "version 0"]
+
 # ---------- Polish: the `language` slot is pl (issue 12) ----------
 
 def polish(t: Tracker) -> Tracker:
