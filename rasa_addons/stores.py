@@ -18,7 +18,9 @@ asks the database only for the count and latest timestamp of the sender's rows, 
 saved, unless something changed since: a row written or deleted by any process (another worker or
 instance, the staff console's deletion, retention), or an event added to the tracker and not saved
 (a turn that failed half-way). Decoding the rows and replaying the events into a new tracker was
-most of a read. A tracker is kept only when it holds what a read of the latest session gives.
+most of a read. A tracker is kept only when it holds what a read of the latest session gives. On
+SQLite even the count is skipped while no other connection has committed since it was read (PRAGMA
+data_version, which changes at another connection's commit).
 """
 import itertools
 import json
@@ -83,6 +85,9 @@ KEPT_CONVERSATIONS = 256
 # A sender's rows: how many, and the latest timestamp. Any row written or deleted changes it: rows
 # deleted and as many written again carry later timestamps.
 Key = Tuple[int, Optional[float]]
+# On SQLite, the connection and its PRAGMA data_version, which changes when any other connection (another
+# worker or process) commits: while it stays the same, only this store's own writes changed the rows.
+Version = Optional[Tuple[Any, int]]
 
 
 class _Kept(NamedTuple):
@@ -90,6 +95,7 @@ class _Kept(NamedTuple):
     tracker: DialogueStateTracker
     length: int  # its events when saved, and the last of them
     last: Optional[Event]
+    version: Version  # the database's version when the key was last known to be the sender's
 
 
 class CheckedSQLTrackerStore(SQLTrackerStore):
@@ -121,8 +127,8 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
         try:
             with self.engine.begin() as connection:
                 if not fetch_events_from_all_sessions:
-                    key = self._read_key(connection, sender_id)
                     kept = self._kept.pop(sender_id, None)  # kept again below only if still what a read gives
+                    key, version = self._current_key(connection, sender_id, kept)
                     if kept is not None and kept.key == key and _intact(kept, kept.tracker) and len(kept.tracker.events) == kept.length:
                         self._kept[sender_id] = kept
                         return kept.tracker
@@ -134,7 +140,7 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         if key is not None:
-            self._keep(key, tracker)
+            self._keep(key, version, tracker)
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -144,7 +150,7 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
         kept = self._kept.pop(sender_id, None)
         try:
             with self.engine.begin() as connection:
-                count, newest = self._read_key(connection, sender_id)
+                (count, newest), version = self._current_key(connection, sender_id, kept)
                 if kept is not None and kept.key == (count, newest) and _intact(kept, tracker):
                     stored = kept.length  # the kept tracker's events are what a read of its session gives
                 else:
@@ -156,19 +162,31 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
             _report(f"writing {self.engine.url.database}", e)
             raise
         timestamps = [t for t in (newest, *(row["timestamp"] for row in rows)) if t is not None]
-        self._keep((count + len(rows), max(timestamps, default=None)), tracker)
+        self._keep((count + len(rows), max(timestamps, default=None)), version, tracker)
+
+    def _current_key(self, connection: Any, sender_id: Text, kept: Optional[_Kept]) -> Tuple[Key, Version]:
+        """The sender's key, and the database's version. The kept key, without reading the rows, when no
+        other connection has committed since it was read (SQLite's data_version, on the same connection)."""
+        version = None
+        if self.engine.dialect.name == "sqlite":
+            raw = connection.connection.dbapi_connection
+            version = raw, raw.execute("PRAGMA data_version").fetchone()[0]
+            if kept is not None and kept.version == version:
+                return kept.key, version
+        return self._read_key(connection, sender_id), version
 
     def _read_key(self, connection: Any, sender_id: Text) -> Key:
         count, newest = connection.execute(self._key, {"sender_id": sender_id}).one()
         return count, newest
 
-    def _keep(self, key: Key, tracker: DialogueStateTracker) -> None:
+    def _keep(self, key: Key, version: Version, tracker: DialogueStateTracker) -> None:
         """Keep the tracker if it holds what a read of the latest session gives: no session started
         after its first event (a read starts at the latest SessionStarted). Both callers have taken the
         sender's entry out already."""
         if any(isinstance(event, SessionStarted) for event in itertools.islice(tracker.events, 1, None)):
             return
-        self._kept[tracker.sender_id] = _Kept(key, tracker, len(tracker.events), tracker.events[-1] if tracker.events else None)
+        self._kept[tracker.sender_id] = _Kept(key, tracker, len(tracker.events), tracker.events[-1] if tracker.events else None,
+                                              version)
         if len(self._kept) > KEPT_CONVERSATIONS:
             self._kept.popitem(last=False)
 

@@ -1,4 +1,5 @@
 """The speed fixes give exactly Rasa's results: same parses and predictions, same stored rows."""
+import copy
 import json
 import re
 from pathlib import Path
@@ -294,7 +295,8 @@ def _dicts(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 async def test_kept_trackers_are_what_a_read_gives_and_changes_elsewhere_are_seen(dialect: str, tmp_path) -> None:
     """A kept tracker is given back only while it equals a read from the database: writes and deletions by
-    another store (worker, instance, the console's deletion) and events added but not saved are seen."""
+    another store (worker, instance, the console's deletion) and events added but not saved are seen. On
+    SQLite the sender's rows are not even counted while no other connection has committed (data_version)."""
     domain = Domain.load(str(ROOT / "domain.yml"))
 
     def store() -> CheckedSQLTrackerStore:  # two of them: two processes on one database
@@ -318,7 +320,11 @@ async def test_kept_trackers_are_what_a_read_gives_and_changes_elsewhere_are_see
             tracker.update(event)
         await ours.save(tracker)
     kept = await ours.retrieve("a")
+    counted: List[str] = []  # the senders whose rows were counted (the key read)
+    read_key = ours._read_key
+    ours._read_key = lambda connection, sender: counted.append(sender) or read_key(connection, sender)  # type: ignore
     assert await ours.retrieve("a") is kept  # the same turn, nothing changed: kept
+    assert counted == ([] if dialect == "sqlite" else ["a"])
     assert _dicts(kept) == await fresh("a") and len(kept.events) == 12
 
     kept.update(ActionExecuted("action_listen", timestamp=5000))  # a turn that failed before its save
@@ -328,13 +334,17 @@ async def test_kept_trackers_are_what_a_read_gives_and_changes_elsewhere_are_see
     for event in turns[4][1:]:
         elsewhere.update(event)
     await other.save(elsewhere)
+    counted.clear()
     seen = await ours.retrieve("a")
     assert len(seen.events) == 17 and _dicts(seen) == await fresh("a")
+    assert counted == ["a"]  # another connection committed: counted on SQLite too
 
     for event in turns[2][1:]:  # our next turn, saved on the tracker read
         seen.update(event)
+    counted.clear()
     await ours.save(seen)
     assert await ours.retrieve("a") is seen and _dicts(seen) == await fresh("a") and len(seen.events) == 22
+    assert counted == ([] if dialect == "sqlite" else ["a", "a"])  # only our own write since: not counted
 
     with other.engine.begin() as connection:  # deleted at the person's request, then as many rows written anew
         rows = connection.execute(sa.text("SELECT count(*) FROM events WHERE sender_id = 'a'")).scalar()
@@ -464,7 +474,9 @@ async def test_regex_and_lexical_feature_matrices_are_scipys(agent, monkeypatch)
     import types
 
     import scipy.sparse
+    from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import LexicalSyntacticFeaturizer
 
+    monkeypatch.setattr(LexicalSyntacticFeaturizer, "process", speedups._rasa_lexical_process)  # a matrix every message
     calls: List[Tuple[tuple, dict]] = []
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
@@ -483,6 +495,44 @@ async def test_regex_and_lexical_feature_matrices_are_scipys(agent, monkeypatch)
     for module in modules:
         monkeypatch.setattr(module, "scipy", speedups._FEATURES_SCIPY)
     assert json.dumps(await _parses_and_predictions(agent), sort_keys=True) == json.dumps(rasas, sort_keys=True)
+
+
+async def test_lexical_features_are_worked_out_only_for_diet_and_are_rasas(agent, monkeypatch) -> None:
+    """The lexical features are worked out for the messages the backup DIET is asked about, and no other
+    (the logistic regression's input is the sentence features: speedups._create_X); each message's equal
+    Rasa's, so do the parses."""
+    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+    from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import LexicalSyntacticFeaturizer
+    from rasa.shared.nlu.training_data.message import Message
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    node = next(n for n in nodes if isinstance(n._component, LexicalSyntacticFeaturizer))
+    classifier = next(n for n in nodes if isinstance(n._component, LogisticRegressionClassifier))
+    monkeypatch.setattr(classifier, "_fn", speedups._classify)
+    monkeypatch.setattr(LogisticRegressionClassifier, "_create_X", speedups._create_X)
+    featurized: List[Message] = []
+    monkeypatch.setattr(node, "_fn", lambda self, messages: featurized.extend(messages) or speedups._lexical_process(self, messages))
+    asked: List[int] = []  # the messages DIET was asked about
+    diet_process = DIETClassifier.process
+    monkeypatch.setattr(DIETClassifier, "process", lambda self, messages: asked.append(len(messages)) or diet_process(self, messages))
+    worked_out: List[int] = []
+    features = speedups._lexical_features
+    monkeypatch.setattr(speedups, "_lexical_features", lambda self, tokens: worked_out.append(1) or features(self, tokens))
+
+    texts = [t for t in _texts()[::5] if t.strip()]  # a blank message never reaches the graph (channels/guard.py)
+    lazily = [await agent.processor.parse_message(UserMessage(text)) for text in texts]
+    lazy_features = [m.features for m in featurized]
+    assert 0 < sum(asked) == len(worked_out) < len(texts) / 4
+    monkeypatch.setattr(node, "_fn", speedups._rasa_lexical_process)
+    assert json.dumps([await agent.processor.parse_message(UserMessage(text)) for text in texts], sort_keys=True) == \
+        json.dumps(lazily, sort_keys=True)
+    for message, lazy in zip(featurized, lazy_features):  # every message's matrix, read now, against Rasa's
+        eager = Message(data=dict(message.data))
+        speedups._rasa_lexical_process(node._component, [eager])
+        [ours], [rasas] = [f for f in lazy if f.origin == node._component._identifier], eager.features
+        assert (ours.type, ours.attribute, ours.origin) == (rasas.type, rasas.attribute, rasas.origin)
+        assert _same_coo(ours.features, rasas.features) and _same_coo(copy.deepcopy(ours).features, rasas.features)
 
 
 async def test_logistic_regression_probabilities_are_sklearns_bit_for_bit(agent, monkeypatch) -> None:
