@@ -184,11 +184,27 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
         after its first event (a read starts at the latest SessionStarted). Both callers have taken the
         sender's entry out already."""
         if any(isinstance(event, SessionStarted) for event in itertools.islice(tracker.events, 1, None)):
-            return
+            tracker = self._as_read(key, tracker)
+            if tracker is None:
+                return
         self._kept[tracker.sender_id] = _Kept(key, tracker, len(tracker.events), tracker.events[-1] if tracker.events else None,
                                               version)
         if len(self._kept) > KEPT_CONVERSATIONS:
             self._kept.popitem(last=False)
+
+    def _as_read(self, key: Key, tracker: DialogueStateTracker) -> Optional[DialogueStateTracker]:
+        """A new tracker of what a read of the latest session gives, when the tracker holds every row of
+        the sender and a read would leave out only the events before its last session started: a new
+        conversation's first turn (Rasa logs action_session_start just before the session starts, so a
+        read leaves it out). The events replayed as a read replays them; else None."""
+        events = list(tracker.events)
+        start = max(i for i, event in enumerate(events) if isinstance(event, SessionStarted))
+        session = max(event.timestamp for event in events if isinstance(event, SessionStarted))
+        # the read's condition (from the latest session's timestamp on), on every row: all of them are here
+        if (key[0] != len(events) or not self.domain or any(event.timestamp >= session for event in events[:start])
+                or any(event.timestamp < session for event in events[start:])):
+            return None
+        return DialogueStateTracker.from_events(tracker.sender_id, events[start:], self.domain.slots)
 
     @staticmethod
     def _row(sender_id: Text, data: dict) -> dict:
