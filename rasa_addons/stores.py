@@ -181,8 +181,9 @@ class CheckedSQLTrackerStore(SQLTrackerStore):
 
     def _keep(self, key: Key, version: Version, tracker: DialogueStateTracker) -> None:
         """Keep the tracker if it holds what a read of the latest session gives: no session started
-        after its first event (a read starts at the latest SessionStarted). Both callers have taken the
-        sender's entry out already."""
+        after its first event (a read starts at the latest SessionStarted); else keep what a read would
+        give, when that is known without one (`_as_read`). Both callers have taken the sender's entry
+        out already."""
         if any(isinstance(event, SessionStarted) for event in itertools.islice(tracker.events, 1, None)):
             tracker = self._as_read(key, tracker)
             if tracker is None:
