@@ -62,6 +62,13 @@ Each replaces a piece of Rasa's per-message overhead with code that gives the sa
   the logistic regression does not read (sentence features only); only the backup DIET does, when the
   regression is unsure of a message. At a message they are worked out when first read, from the same
   tokens by Rasa's own code (0.2-0.25 ms a message in-process); in training, at once as Rasa does.
+- Tracker copies: before every action Rasa copies the conversation's tracker by replaying all its
+  events into a new one (`tracker.copy()`), more work the longer the conversation. A tracker's state
+  is what replaying its events gives (Rasa's own rule for it, trackers.py), so the copy takes the
+  events and that state: the slots (each copied), the latest action, message and bot utterance, the
+  active loop (copied), paused, the follow-up action; the model and assistant ids are left unset, as
+  a replay leaves them. Rasa's replay runs where the events were cut by max_event_history or a
+  timestamp would stop it, and for other kinds of tracker.
 """
 import asyncio
 import copy
@@ -113,6 +120,7 @@ _rasa_create_X = LogisticRegressionClassifier._create_X
 _rasa_classify = LogisticRegressionClassifier.process
 _rasa_create_features = CountVectorsFeaturizer._create_features
 _rasa_lexical_process = LexicalSyntacticFeaturizer.process
+_rasa_tracker_copy = DialogueStateTracker.copy
 _rasa_domain_is_empty = Domain.is_empty
 _rasa_resolve_by_type = Event.resolve_by_type
 _rasa_load_model = RasaModel.load.__func__
@@ -361,6 +369,23 @@ def _lexical_process_training_data(self: LexicalSyntacticFeaturizer, training_da
     return training_data
 
 
+def _tracker_copy(self: DialogueStateTracker) -> DialogueStateTracker:
+    """Rasa's copy: a new tracker with the same events, in the state their replay reaches."""
+    events = self.events
+    if (type(self) is not DialogueStateTracker or type(self.slots) is not dict
+            or (self._max_event_history is not None and len(events) >= self._max_event_history)
+            or not all(event.timestamp <= float("inf") for event in events)):
+        return _rasa_tracker_copy(self)
+    copied = self.init_copy()
+    copied.events.extend(events)
+    copied.slots = {name: copy.copy(slot) for name, slot in self.slots.items()}
+    copied._paused, copied.followup_action = self._paused, self.followup_action
+    copied.latest_message, copied.latest_bot_utterance = self.latest_message, self.latest_bot_utterance
+    copied.latest_action = None if self.latest_action is None else dict(self.latest_action)
+    copied.active_loop = copy.copy(self.active_loop)
+    return copied
+
+
 def _domain_is_empty(self: Domain) -> bool:
     if self.responses or self.user_actions:
         return False
@@ -541,6 +566,7 @@ def apply() -> None:
     CountVectorsFeaturizer._create_features = _create_count_features
     LexicalSyntacticFeaturizer.process = _lexical_process
     LexicalSyntacticFeaturizer.process_training_data = _lexical_process_training_data
+    DialogueStateTracker.copy = _tracker_copy
     Domain.is_empty = _domain_is_empty
     Event.resolve_by_type = staticmethod(_resolve_by_type)
     RasaModel.load = classmethod(_load_model)

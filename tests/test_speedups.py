@@ -13,7 +13,7 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop, BotUttered, Restarted, SessionStarted, SlotSet,
                                      UserUttered, UserUtteranceReverted)
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from rasa_addons import lookups, speedups
 from rasa_addons.stores import CheckedSQLTrackerStore
@@ -267,6 +267,35 @@ def test_dialogue_states_replayed_from_where_they_stopped_are_rasas(agent, monke
     # replayed from the start at the first event, the 2 sessions started, the form's 3 events (activated, run,
     # deactivated), the rewind, the undo and the restart: 9 times for each tracker, else continued
     assert len(replays) == 2 * 9
+
+
+def _tracker_state(tracker: DialogueStateTracker) -> Dict[str, Any]:
+    """Everything a tracker holds: its events (the same objects), slots and the rest of its state."""
+    rest = {k: v for k, v in vars(tracker).items() if k not in ("events", "slots", "_umb_replay")}
+    slots = {name: (type(slot), vars(slot)) for name, slot in tracker.slots.items()}
+    return {"events": [id(event) for event in tracker.events], "slots": slots, **rest,
+            "state": tracker.current_state(EventVerbosity.ALL)}
+
+
+def test_tracker_copies_are_rasas_replays(agent) -> None:
+    """After every event of _dialogue(), the copy holds what Rasa's copy (a replay of every event) holds,
+    and changing the copy leaves the tracker as it was."""
+    tracker = DialogueStateTracker("copies", agent.domain.slots)
+    tracker.model_id = "model"  # set by the processor, not by an event: a replay leaves it unset
+    for number, event in enumerate(_dialogue()):
+        tracker.update(event)
+        ours, rasas = speedups._tracker_copy(tracker), speedups._rasa_tracker_copy(tracker)
+        assert _tracker_state(ours) == _tracker_state(rasas), (number, event)
+        before = _tracker_state(tracker)
+        ours.update(SlotSet("topic", "changed"))
+        if ours.active_loop is not None:
+            ours.active_loop.rejected = True
+        assert _tracker_state(tracker) == before and ours.slots["topic"] is not tracker.slots["topic"]
+    assert tracker.active_loop is None and tracker.get_slot("topic") == "partnerships"  # the dialogue's end
+    short = DialogueStateTracker("short", agent.domain.slots, max_event_history=5)  # events cut: Rasa's replay
+    for event in _dialogue()[:9]:
+        short.update(event)
+    assert _tracker_state(speedups._tracker_copy(short)) == _tracker_state(speedups._rasa_tracker_copy(short))
 
 
 def test_rules_found_checking_back_only_as_far_as_a_rule_is_long_or_remembered_are_rasas(agent) -> None:
