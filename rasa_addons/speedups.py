@@ -76,6 +76,7 @@ import functools
 import importlib
 import itertools
 import logging
+import math
 import re
 import types
 import weakref
@@ -374,7 +375,7 @@ def _tracker_copy(self: DialogueStateTracker) -> DialogueStateTracker:
     events = self.events
     if (type(self) is not DialogueStateTracker or type(self.slots) is not dict
             or (self._max_event_history is not None and len(events) >= self._max_event_history)
-            or not all(event.timestamp <= float("inf") for event in events)):
+            or not all(event.timestamp <= math.inf for event in events)):  # as travel_back_in_time(inf) stops
         return _rasa_tracker_copy(self)
     copied = self.init_copy()
     copied.events.extend(events)
