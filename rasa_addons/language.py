@@ -39,20 +39,27 @@ def _words(text: str) -> List[str]:
     return words if any(w not in NEUTRAL for w in words) else WORD.findall(text.lower())
 
 
-def word_features(text: str) -> List[List[str]]:
-    """For each word of a message: the word itself, then its 1- to 4-letter pieces (with its edges)."""
-    found: List[List[str]] = []
+def _word_keys(text: str) -> List[Tuple[str, Optional[str]]]:
+    """Each word's feature, with the word whose letter pieces count too (None: the first word's feature)."""
     words = _words(text)
+    found: List[Tuple[str, Optional[str]]] = []
     if len(words) > 1 and words[0] not in NEUTRAL:
         # the first word of a longer message apart: "a faks?", "a ulica?" begin as only Polish does
-        found.append(["s:" + words[0]])
-    for word in words:
-        if word in NEUTRAL:
-            continue
-        padded = f" {word} "
-        pieces = [padded[i:i + n] for n in (1, 2, 3, 4) for i in range(len(padded) - n + 1) if padded[i:i + n].strip()]
-        found.append(["w:" + word, *pieces])
-    return found
+        found.append(("s:" + words[0], None))
+    return found + [("w:" + word, word) for word in words if word not in NEUTRAL]
+
+
+def _pieces(word: Optional[str]) -> List[str]:
+    """A word's 1- to 4-letter pieces (with its edges)."""
+    if word is None:
+        return []
+    padded = f" {word} "
+    return [padded[i:i + n] for n in (1, 2, 3, 4) for i in range(len(padded) - n + 1) if padded[i:i + n].strip()]
+
+
+def word_features(text: str) -> List[List[str]]:
+    """For each word of a message: the word itself, then its letter pieces."""
+    return [[key, *_pieces(word)] for key, word in _word_keys(text)]
 
 
 def features(text: str) -> List[str]:
@@ -98,23 +105,23 @@ class LanguageModel:
         in training counts in full, and the mean of its letter pieces adds one more word's worth (so
         an unseen word, such as an inflected form, still tells). 0 when nothing tells."""
         total = 0.0
-        for word, *pieces in word_features(text):
-            whole, parts = self._terms(word, pieces)
+        for key, word in _word_keys(text):
+            whole, parts = self._terms(key, word)
             total += whole
-            if pieces:
-                total += parts
+            total += parts  # 0.0 for a word of no pieces: the same sum, to the bit
         return total
 
-    def _terms(self, word: str, pieces: List[str]) -> Tuple[float, float]:
-        """A word's two terms of the score, which depend on the word alone (its pieces are made from
-        it): remembered, as the same words come back in message after message."""
-        terms = self._seen.get(word)
+    def _terms(self, key: str, word: Optional[str]) -> Tuple[float, float]:
+        """A word's two terms of the score, which depend on the word alone: remembered, as the same words
+        come back in message after message, and its pieces made only for a word not seen before."""
+        terms = self._seen.get(key)
         if terms is None:
             if len(self._seen) >= 50_000:  # bounded: anyone on the internet can send new words
                 self._seen.clear()
-            whole = self._ratio(word) if word in self.counts[POLISH] or word in self.counts[ENGLISH] else 0.0
+            pieces = _pieces(word)
+            whole = self._ratio(key) if key in self.counts[POLISH] or key in self.counts[ENGLISH] else 0.0
             parts = PIECES_WEIGHT * sum(self._ratio(p) for p in pieces) / len(pieces) if pieces else 0.0
-            terms = self._seen[word] = (whole, parts)
+            terms = self._seen[key] = (whole, parts)
         return terms
 
     def detect(self, text: str) -> Optional[str]:
