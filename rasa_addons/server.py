@@ -12,6 +12,7 @@ used by `make run` (scripts/serve.py) and deploy/rasa.yaml. In this process, bef
   on the Sanic app Rasa makes, so a slow or idle client cannot hold a connection: Rasa leaves
   Sanic's 60 s to send a request, gives a response an hour and keeps idle connections 120 s;
 - it adds the health endpoints /health/live and /health/ready (rasa_addons.health) to that app;
+- it keeps the loaded model out of Python's full garbage collections (rasa_addons.gc_freeze);
 - it makes the stop graceful: on SIGTERM the server says it is not ready and goes on serving for
   STOP_NOTICE seconds (default 0), then stops taking connections, finishes the requests it holds
   (closing their connections after the reply) and exits; a request still running after
@@ -121,10 +122,11 @@ def stop_timeouts(env: Mapping[str, str] = os.environ) -> Dict[str, float]:
 
 def set_server_timeouts(timeouts: Mapping[str, float], json_logs: bool = False) -> None:
     """Set `timeouts` (Sanic config names) on the Sanic app `rasa run` makes, after Rasa sets its
-    own, and add the health endpoints and the model switch for every worker (rasa_addons.model_sync); with `json_logs`, the loggers Sanic has just set up write JSON."""
+    own, and add the health endpoints, the model switch for every worker (rasa_addons.model_sync) and the
+    model kept out of full garbage collections (rasa_addons.gc_freeze); with `json_logs`, the loggers Sanic has just set up write JSON."""
     import rasa.core.run
 
-    from rasa_addons import health, model_sync
+    from rasa_addons import gc_freeze, health, model_sync
 
     configure_app = getattr(rasa.core.run.configure_app, "__wrapped__", rasa.core.run.configure_app)
 
@@ -134,6 +136,7 @@ def set_server_timeouts(timeouts: Mapping[str, float], json_logs: bool = False) 
         app.config.update(dict(timeouts))
         health.register(app)
         model_sync.register(app)
+        gc_freeze.register(app)
         if json_logs:
             logs.use_json()
         root_level = logging.getLogger().level

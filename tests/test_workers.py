@@ -23,6 +23,7 @@ import redis
 import requests
 
 from channels.limits import Limits, workers
+from rasa_addons.gc_freeze import CHECK_SECONDS
 from rasa_addons.server import REDIS_LOCK_STORE, file_lock_store, with_lock_store, worker_plan
 from scripts.assistant import Assistant
 from tests.conftest import ROOT, Facts, phone_reply, redis_prefix
@@ -209,6 +210,12 @@ def test_a_model_switch_reaches_both_workers(two: Assistant, tmp_path: Path, fac
         time.sleep(1)
     assert f"Worker pid {second} switched to {model}, as worker pid {first} did" in two.log.read_text()
     assert say(two, uuid.uuid4().hex, "what is your phone number?", "198.18.4.4").json()[0]["text"] == phone_reply(facts)
+    # each worker froze its first model when it came up, then the switched one (rasa_addons.gc_freeze)
+    frozen = [f"Worker pid {pid} keeps its model out of full garbage collections" for pid in (first, second)]
+    deadline = time.monotonic() + 2 * CHECK_SECONDS
+    while [two.log.read_text().count(line) for line in frozen] != [2, 2]:
+        assert time.monotonic() < deadline, [two.log.read_text().count(line) for line in frozen]
+        time.sleep(0.5)
 
 
 def test_a_dead_worker_is_replaced_while_the_other_serves(two: Assistant, facts: Facts) -> None:
