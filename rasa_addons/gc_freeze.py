@@ -3,7 +3,7 @@
 A loaded model is some 600,000 objects that live as long as the server. Python's full collection
 walks every one of them, and it runs once every few hundred messages, as the objects a message
 leaves behind pile up: a pause of about 0.3 s for whichever request is running, 0.4-0.9 ms a
-message on average (docs/PERFORMANCE.md, "Garbage collection"). Here, once the model is loaded, its
+message on average (docs/PERFORMANCE.md, "Per message, 2026-11-28, late morning"). Once the model is loaded, its
 objects are moved to the permanent generation the collector skips (gc.freeze, as pre-fork servers
 do); what the messages make is collected as before.
 
