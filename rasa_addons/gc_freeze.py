@@ -53,15 +53,10 @@ async def _watch(app: Sanic, frozen: Optional["weakref.ref"]) -> None:
 
 
 def register(app: Sanic) -> None:
-    """Freeze the model once the server is up (Rasa loads it before), then after every switch."""
+    """Freeze the model once the server is up (Rasa loads it before), then after every switch; the
+    watch is a named Sanic task, which Sanic cancels when the server stops."""
 
     async def start(app: Sanic, _loop: Any) -> None:
-        app.ctx.gc_freeze = asyncio.get_running_loop().create_task(_watch(app, check(app, None)))
-
-    async def stop(app: Sanic, _loop: Any) -> None:
-        task = getattr(app.ctx, "gc_freeze", None)
-        if task is not None:
-            task.cancel()
+        app.add_task(_watch(app, check(app, None)), name="gc_freeze")
 
     app.register_listener(start, "after_server_start")
-    app.register_listener(stop, "before_server_stop")

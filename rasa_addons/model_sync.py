@@ -92,13 +92,7 @@ def register(app: Sanic) -> None:
     async def start(app: Sanic, _loop: Any) -> None:
         store = _redis_store(app)
         if store is not None:
-            app.ctx.model_sync = asyncio.get_running_loop().create_task(_follow(app, store))
-
-    async def stop(app: Sanic, _loop: Any) -> None:
-        task = getattr(app.ctx, "model_sync", None)
-        if task is not None:
-            task.cancel()
+            app.add_task(_follow(app, store), name="model_sync")  # named: Sanic cancels it when the server stops
 
     app.register_middleware(announce, "response")
     app.register_listener(start, "after_server_start")
-    app.register_listener(stop, "before_server_stop")
